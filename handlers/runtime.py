@@ -1,0 +1,65 @@
+"""What both functions share: AWS clients made once per container, and the one JSON log line per invocation.
+
+Clients come from the standard environment (``AWS_REGION``, ``AWS_ENDPOINT_URL``,
+``AWS_ENDPOINT_URL_<SERVICE>``), so the same code talks to AWS or to a local emulator unchanged.
+"""
+
+import json
+import os
+import sys
+import time
+
+import boto3
+from botocore.config import Config
+
+# A webhook sender waits on the validator: a stuck connection must fail fast and leave time for the
+# rollback, well inside the function's 30 s timeout. "standard" retries back off on throttling.
+CLIENT_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"mode": "standard", "max_attempts": 3},
+)
+
+_clients = {}
+
+
+def client(service):
+    """The container's client for ``service``, created on first use and reused while the container is warm."""
+    found = _clients.get(service)
+    if found is None:
+        found = _clients[service] = boto3.client(service, config=CLIENT_CONFIG)
+    return found
+
+
+def use_client(service, replacement):
+    """Make ``client(service)`` return ``replacement`` (tests inject stubbed or counting clients)."""
+    _clients[service] = replacement
+
+
+def reset_clients():
+    """Forget every client, as a new container would (tests change the environment between cases)."""
+    _clients.clear()
+
+
+def function_name(context, default):
+    return getattr(context, "function_name", None) or os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or default
+
+
+def request_id(context):
+    return getattr(context, "aws_request_id", None)
+
+
+def log_invocation(*, function, request, event_id, outcome, status, started, error=None):
+    """Write the invocation's one JSON log line. It never carries the amount or the body."""
+    record = {
+        "function": function,
+        "request_id": request,
+        "event_id": event_id,
+        "outcome": outcome,
+        "status": status,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+    }
+    if error is not None:
+        record["error"] = error
+    sys.stdout.write(json.dumps(record) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,3 @@
+"""tapctl: builds the Lambda packages, deploys the webhook pipeline per environment and smoke-tests it."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,125 @@
+"""The AWS side of both handlers, created in moto: the table, the router function and the three queues."""
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+import boto3
+import pytest
+
+from handlers import router, runtime, validator
+
+ENV = "test"
+
+
+@dataclass
+class Pipeline:
+    table: str
+    router_name: str
+    queue_urls: dict
+    invokes: list = field(default_factory=list)
+
+    @property
+    def dynamodb(self):
+        return boto3.client("dynamodb")
+
+    @property
+    def sqs(self):
+        return boto3.client("sqs")
+
+    def record(self, event_id):
+        return self.dynamodb.get_item(TableName=self.table, Key={"event_id": {"S": event_id}}, ConsistentRead=True).get(
+            "Item"
+        )
+
+    def messages(self, transaction_type):
+        """Every message in that queue (received once, with attributes; visibility 0 keeps them there)."""
+        found = []
+        while True:
+            batch = self.sqs.receive_message(
+                QueueUrl=self.queue_urls[transaction_type],
+                MaxNumberOfMessages=10,
+                MessageAttributeNames=["All"],
+                VisibilityTimeout=30,
+            ).get("Messages", [])
+            if not batch:
+                return found
+            found.extend(batch)
+
+
+def _zip_of(source):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handlers/__init__.py", "")
+        archive.writestr(f"handlers/{source}.py", "")
+    return buffer.getvalue()
+
+
+def create_router_function(name):
+    iam = boto3.client("iam")
+    try:
+        role = iam.get_role(RoleName="event-router-role")["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(
+            RoleName="event-router-role",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ],
+                }
+            ),
+        )["Role"]["Arn"]
+    boto3.client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=role,
+        Handler="handlers.router.lambda_handler",
+        Code={"ZipFile": _zip_of("router")},
+    )
+
+
+@pytest.fixture
+def pipeline(aws, monkeypatch):
+    table = f"transaction-events-{ENV}"
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName=table,
+        AttributeDefinitions=[{"AttributeName": "event_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "event_id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )
+    router_name = f"event-router-{ENV}"
+    create_router_function(router_name)
+    sqs = boto3.client("sqs")
+    queue_urls = {}
+    for transaction_type, variable in router.QUEUE_URL_ENV.items():
+        prefix = variable.split("_")[0].lower()
+        queue_urls[transaction_type] = sqs.create_queue(QueueName=f"{prefix}-queue-{ENV}")["QueueUrl"]
+        monkeypatch.setenv(variable, queue_urls[transaction_type])
+    monkeypatch.setenv(validator.TABLE_ENV, table)
+    monkeypatch.setenv(validator.ROUTER_ENV, router_name)
+
+    deployed = Pipeline(table=table, router_name=router_name, queue_urls=queue_urls)
+
+    def capture(request, **_):
+        # Observe, not replace: the request still goes to the emulator.
+        if "/functions/" in request.url and request.url.endswith("/invocations"):
+            deployed.invokes.append(
+                {
+                    "function": unquote(request.url.rsplit("/", 2)[-2]),
+                    "type": request.headers.get("X-Amz-Invocation-Type", b"").decode()
+                    if isinstance(request.headers.get("X-Amz-Invocation-Type"), bytes)
+                    else request.headers.get("X-Amz-Invocation-Type"),
+                    "payload": json.loads(request.body),
+                }
+            )
+
+    runtime.client("lambda").meta.events.register("before-send.lambda.Invoke", capture)
+    return deployed
