@@ -2,8 +2,15 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# checkov pins an old boto3, so it lives in a virtual environment of its own.
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_VERSION ?= 3.3.30
 
-.PHONY: test clean
+# The offline AWS provider mirror: its parent folder is terraform's -plugin-dir.
+TAPCTL_PLUGIN_DIR ?= $(shell dirname "$$(find / -maxdepth 4 -type d -name registry.terraform.io -not -path '*/.terraform/*' 2>/dev/null | head -n 1)" 2>/dev/null | grep -v '^\.$$')
+export TAPCTL_PLUGIN_DIR
+
+.PHONY: test test-unit test-terraform clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,9 +18,23 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-## Run every test tier.
-test: $(VENV)/.installed
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $@
+
+## Run every test tier (unit, functional, terraform).
+test: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(PY) -m pytest
 
+## Only the tiers without terraform.
+test-unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit tests/functional
+
+## Only the terraform tier: fmt, validate, terraform test, checkov.
+test-terraform: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+	$(PY) -m pytest tests/terraform
+
 clean:
-	rm -rf $(VENV) build .pytest_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) build .pytest_cache .hypothesis

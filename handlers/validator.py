@@ -45,6 +45,8 @@ AMOUNT_MIN_EXPONENT = -130
 AMOUNT_MAX_EXPONENT = 125
 
 DEDUP_TTL_SECONDS = 30 * 24 * 60 * 60
+TTL_ATTRIBUTE = "expires_at"  # the table's TTL attribute (terraform/locals.tf dedup_ttl_attribute)
+DEDUP_CONDITION = f"attribute_not_exists(event_id) OR {TTL_ATTRIBUTE} < :now"
 
 ACCEPTED_MESSAGE = "Event validated and queued for processing"
 DUPLICATE_ERROR = "Duplicate event"
@@ -277,14 +279,14 @@ def accept(event, *, now, request, table, router):
         "amount": {"N": str(event["amount"])},
         "timestamp": {"S": event["timestamp"]},
         "received_at": {"S": received_at},
-        "expires_at": {"N": str(int(now) + DEDUP_TTL_SECONDS)},
+        TTL_ATTRIBUTE: {"N": str(int(now) + DEDUP_TTL_SECONDS)},
         "request_id": {"S": request},
     }
     try:
         dynamodb.put_item(
             TableName=table,
             Item=item,
-            ConditionExpression="attribute_not_exists(event_id) OR expires_at < :now",
+            ConditionExpression=DEDUP_CONDITION,
             ExpressionAttributeValues={":now": {"N": str(int(now))}},
         )
     except ClientError as exc:

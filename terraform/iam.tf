@@ -1,0 +1,55 @@
+# What each function may do beyond its own logs and traces (those are in modules/function):
+# least privilege, named resources only.
+
+locals {
+  validator_policy_statements = [
+    {
+      sid       = "RecordEventIds"
+      actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
+      resources = [aws_dynamodb_table.this.arn]
+    },
+    {
+      sid       = "InvokeRouter"
+      actions   = ["lambda:InvokeFunction"]
+      resources = [module.router.function_arn]
+    },
+  ]
+
+  router_policy_statements = [
+    {
+      sid       = "SendToQueues"
+      actions   = ["sqs:SendMessage"]
+      resources = concat([for queue in module.queue : queue.queue_arn], [aws_sqs_queue.router_failures.arn])
+    },
+  ]
+}
+
+# API Gateway writes access logs through one role per account and region (see the variable).
+resource "aws_iam_role" "api_gateway_logs" {
+  count = var.create_api_gateway_account_role ? 1 : 0
+  name  = "${local.names.api}-logs-role"
+
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { Service = "apigateway.amazonaws.com" }
+    }]
+  })
+}
+
+resource "aws_iam_role_policy_attachment" "api_gateway_logs" {
+  count      = var.create_api_gateway_account_role ? 1 : 0
+  role       = aws_iam_role.api_gateway_logs[0].name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+}
+
+resource "aws_api_gateway_account" "this" {
+  count               = var.create_api_gateway_account_role ? 1 : 0
+  cloudwatch_role_arn = aws_iam_role.api_gateway_logs[0].arn
+}
+
+data "aws_partition" "current" {}
+
+data "aws_caller_identity" "current" {}

@@ -1,0 +1,31 @@
+# Every resource name is built here, from environment_suffix, and nowhere else.
+locals {
+  env = var.environment_suffix
+
+  names = {
+    table           = "transaction-events-${local.env}"
+    validator       = "webhook-validator-${local.env}"
+    router          = "event-router-${local.env}"
+    api             = "webhook-api-${local.env}"
+    router_failures = "router-failures-${local.env}"
+    alarm_topic     = "webhook-alarms-${local.env}"
+    alarm_key       = "alias/webhook-alarms-${local.env}"
+    api_access_logs = "/aws/apigateway/webhook-api-${local.env}"
+  }
+
+  # One queue pair per transaction_type. url_variable is the router's environment variable for it
+  # (handlers/router.py QUEUE_URL_ENV; tests/terraform checks the two agree).
+  queues = {
+    payment = { queue = "payments-queue-${local.env}", dlq = "payments-dlq-${local.env}", url_variable = "PAYMENTS_QUEUE_URL" }
+    refund  = { queue = "refunds-queue-${local.env}", dlq = "refunds-dlq-${local.env}", url_variable = "REFUNDS_QUEUE_URL" }
+    dispute = { queue = "disputes-queue-${local.env}", dlq = "disputes-dlq-${local.env}", url_variable = "DISPUTES_QUEUE_URL" }
+  }
+
+  # The request contract, loaded once; the API model and the redeployment trigger both use it.
+  request_schema = file("${path.module}/schema/webhook_event.schema.json")
+
+  # TTL attribute written by the validator (handlers/validator.py).
+  dedup_ttl_attribute = "expires_at"
+
+  deletion_protection = coalesce(var.enable_deletion_protection, contains(var.protected_environments, local.env))
+}

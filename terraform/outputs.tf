@@ -1,0 +1,79 @@
+output "api_endpoint" {
+  description = "Full URL of POST /webhook."
+  value       = "${aws_api_gateway_stage.this.invoke_url}/${aws_api_gateway_resource.webhook.path_part}"
+}
+
+output "api_id" {
+  description = "ID of the REST API."
+  value       = aws_api_gateway_rest_api.this.id
+}
+
+output "api_stage_name" {
+  description = "Name of the API stage."
+  value       = aws_api_gateway_stage.this.stage_name
+}
+
+output "validator_lambda_arn" {
+  description = "ARN of webhook-validator."
+  value       = module.validator.function_arn
+}
+
+output "router_lambda_arn" {
+  description = "ARN of event-router."
+  value       = module.router.function_arn
+}
+
+output "validator_function_name" {
+  description = "Name of webhook-validator."
+  value       = module.validator.function_name
+}
+
+output "router_function_name" {
+  description = "Name of event-router."
+  value       = module.router.function_name
+}
+
+output "payments_queue_url" {
+  description = "URL of the payments queue."
+  value       = module.queue["payment"].queue_url
+}
+
+output "refunds_queue_url" {
+  description = "URL of the refunds queue."
+  value       = module.queue["refund"].queue_url
+}
+
+output "disputes_queue_url" {
+  description = "URL of the disputes queue."
+  value       = module.queue["dispute"].queue_url
+}
+
+output "payments_dlq_url" {
+  description = "URL of the payments dead-letter queue."
+  value       = module.queue["payment"].dlq_url
+}
+
+output "refunds_dlq_url" {
+  description = "URL of the refunds dead-letter queue."
+  value       = module.queue["refund"].dlq_url
+}
+
+output "disputes_dlq_url" {
+  description = "URL of the disputes dead-letter queue."
+  value       = module.queue["dispute"].dlq_url
+}
+
+output "router_failures_queue_url" {
+  description = "URL of the queue that receives events the router could not deliver after its retries."
+  value       = aws_sqs_queue.router_failures.url
+}
+
+output "dynamodb_table_name" {
+  description = "Name of the de-duplication table."
+  value       = aws_dynamodb_table.this.name
+}
+
+output "alarm_topic_arn" {
+  description = "ARN of the SNS topic every alarm notifies."
+  value       = aws_sns_topic.alarms.arn
+}

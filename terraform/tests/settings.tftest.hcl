@@ -1,0 +1,294 @@
+# The design's fixed settings, asserted on the whole stack with the AWS provider mocked.
+
+mock_provider "aws" {
+  source = "./tests/mocks"
+}
+
+# Distinct ARNs and URLs where the assertions tell resources apart.
+
+override_resource {
+  target = module.queue["payment"].aws_sqs_queue.this
+  values = { arn = "arn:aws:sqs:us-east-1:123456789012:payments-queue-dev", url = "https://sqs.us-east-1.amazonaws.com/123456789012/payments-queue-dev" }
+}
+
+override_resource {
+  target = module.queue["payment"].aws_sqs_queue.dlq
+  values = { arn = "arn:aws:sqs:us-east-1:123456789012:payments-dlq-dev", url = "https://sqs.us-east-1.amazonaws.com/123456789012/payments-dlq-dev" }
+}
+
+override_resource {
+  target = module.queue["refund"].aws_sqs_queue.this
+  values = { arn = "arn:aws:sqs:us-east-1:123456789012:refunds-queue-dev", url = "https://sqs.us-east-1.amazonaws.com/123456789012/refunds-queue-dev" }
+}
+
+override_resource {
+  target = module.queue["refund"].aws_sqs_queue.dlq
+  values = { arn = "arn:aws:sqs:us-east-1:123456789012:refunds-dlq-dev", url = "https://sqs.us-east-1.amazonaws.com/123456789012/refunds-dlq-dev" }
+}
+
+override_resource {
+  target = module.queue["dispute"].aws_sqs_queue.this
+  values = { arn = "arn:aws:sqs:us-east-1:123456789012:disputes-queue-dev", url = "https://sqs.us-east-1.amazonaws.com/123456789012/disputes-queue-dev" }
+}
+
+override_resource {
+  target = module.queue["dispute"].aws_sqs_queue.dlq
+  values = { arn = "arn:aws:sqs:us-east-1:123456789012:disputes-dlq-dev", url = "https://sqs.us-east-1.amazonaws.com/123456789012/disputes-dlq-dev" }
+}
+
+override_resource {
+  target = aws_sqs_queue.router_failures
+  values = { arn = "arn:aws:sqs:us-east-1:123456789012:router-failures-dev", url = "https://sqs.us-east-1.amazonaws.com/123456789012/router-failures-dev" }
+}
+
+override_resource {
+  target = module.validator.aws_lambda_function.this
+  values = {
+    arn        = "arn:aws:lambda:us-east-1:123456789012:function:webhook-validator-dev"
+    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:webhook-validator-dev/invocations"
+  }
+}
+
+override_resource {
+  target = module.validator.aws_cloudwatch_log_group.this
+  values = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/webhook-validator-dev" }
+}
+
+override_resource {
+  target = module.router.aws_lambda_function.this
+  values = {
+    arn        = "arn:aws:lambda:us-east-1:123456789012:function:event-router-dev"
+    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:event-router-dev/invocations"
+  }
+}
+
+override_resource {
+  target = module.router.aws_cloudwatch_log_group.this
+  values = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/event-router-dev" }
+}
+
+variables {
+  environment_suffix     = "dev"
+  validator_package_path = "tests/fixtures/empty.zip"
+  router_package_path    = "tests/fixtures/empty.zip"
+}
+
+run "names_carry_the_environment_suffix" {
+  assert {
+    condition     = aws_dynamodb_table.this.name == "transaction-events-dev"
+    error_message = "table name"
+  }
+  assert {
+    condition     = module.validator.function_name == "webhook-validator-dev" && module.router.function_name == "event-router-dev"
+    error_message = "function names"
+  }
+  assert {
+    condition     = module.validator.log_group_name == "/aws/lambda/webhook-validator-dev" && module.router.log_group_name == "/aws/lambda/event-router-dev"
+    error_message = "log group names"
+  }
+  assert {
+    condition = [for type in ["payment", "refund", "dispute"] : [module.queue[type].queue_name, module.queue[type].dlq_name]] == [
+      ["payments-queue-dev", "payments-dlq-dev"],
+      ["refunds-queue-dev", "refunds-dlq-dev"],
+      ["disputes-queue-dev", "disputes-dlq-dev"],
+    ]
+    error_message = "queue names"
+  }
+  assert {
+    condition     = aws_sqs_queue.router_failures.name == "router-failures-dev"
+    error_message = "router failures queue name"
+  }
+}
+
+run "functions_as_the_design_fixes_them" {
+  assert {
+    condition = jsonencode([for fn in [module.validator, module.router] : [
+      fn.configuration.runtime, fn.configuration.architectures, fn.configuration.memory_size,
+      fn.configuration.reserved_concurrency, fn.configuration.tracing_mode, fn.configuration.log_retention_days,
+      ]]) == jsonencode([
+      ["python3.11", ["arm64"], 256, 10, "Active", 30],
+      ["python3.11", ["arm64"], 256, 10, "Active", 30],
+    ])
+    error_message = "runtime, architecture, memory, reserved concurrency, tracing or log retention"
+  }
+  assert {
+    condition     = module.validator.configuration.timeout == 30 && module.router.configuration.timeout == 60
+    error_message = "timeouts"
+  }
+  assert {
+    condition     = module.validator.configuration.handler == "handlers.validator.lambda_handler" && module.router.configuration.handler == "handlers.router.lambda_handler"
+    error_message = "handlers"
+  }
+  assert {
+    condition = module.validator.configuration.environment == tomap({
+      DYNAMODB_TABLE     = "transaction-events-dev"
+      ROUTER_LAMBDA_NAME = "event-router-dev"
+    })
+    error_message = "validator environment"
+  }
+  assert {
+    condition = module.router.configuration.environment == tomap({
+      PAYMENTS_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/payments-queue-dev"
+      REFUNDS_QUEUE_URL  = "https://sqs.us-east-1.amazonaws.com/123456789012/refunds-queue-dev"
+      DISPUTES_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/disputes-queue-dev"
+    })
+    error_message = "router environment"
+  }
+  assert {
+    condition = (
+      aws_lambda_function_event_invoke_config.router.maximum_retry_attempts == 2 &&
+      aws_lambda_function_event_invoke_config.router.destination_config[0].on_failure[0].destination == aws_sqs_queue.router_failures.arn
+    )
+    error_message = "router async retries and on-failure destination"
+  }
+}
+
+run "table_queues_and_failure_destination" {
+  assert {
+    condition = (
+      aws_dynamodb_table.this.billing_mode == "PAY_PER_REQUEST" && aws_dynamodb_table.this.hash_key == "event_id" &&
+      aws_dynamodb_table.this.ttl[0].enabled && aws_dynamodb_table.this.ttl[0].attribute_name == "expires_at" &&
+      aws_dynamodb_table.this.point_in_time_recovery[0].enabled &&
+      !aws_dynamodb_table.this.deletion_protection_enabled
+    )
+    error_message = "table: billing, key, TTL, PITR or deletion protection"
+  }
+  assert {
+    condition = alltrue([for queue in module.queue : queue.settings == {
+      message_retention_seconds     = 604800
+      visibility_timeout_seconds    = 300
+      sqs_managed_sse_enabled       = true
+      dlq_message_retention_seconds = 604800
+      dlq_sqs_managed_sse_enabled   = true
+    }])
+    error_message = "queue retention, visibility timeout or SSE"
+  }
+  assert {
+    condition     = alltrue([for queue in module.queue : queue.redrive_policy == { deadLetterTargetArn = queue.dlq_arn, maxReceiveCount = 3 }])
+    error_message = "redrive to the DLQ after 3 receives"
+  }
+  assert {
+    condition     = aws_sqs_queue.router_failures.message_retention_seconds == 1209600 && aws_sqs_queue.router_failures.sqs_managed_sse_enabled
+    error_message = "router failures queue: 14 days, SSE"
+  }
+}
+
+run "api_validates_throttles_and_traces" {
+  assert {
+    condition     = aws_api_gateway_model.webhook_event.schema == file("schema/webhook_event.schema.json")
+    error_message = "the model must be the request schema file"
+  }
+  assert {
+    condition     = aws_api_gateway_method.webhook_post.request_validator_id == aws_api_gateway_request_validator.body.id && aws_api_gateway_request_validator.body.validate_request_body
+    error_message = "body validation"
+  }
+  assert {
+    condition     = aws_api_gateway_integration.webhook_post.type == "AWS_PROXY" && aws_api_gateway_integration.webhook_post.uri == module.validator.invoke_arn
+    error_message = "AWS_PROXY integration to the validator"
+  }
+  assert {
+    condition = (
+      aws_api_gateway_method_settings.all.settings[0].throttling_burst_limit == 1000 &&
+      aws_api_gateway_method_settings.all.settings[0].throttling_rate_limit == 500 &&
+      aws_api_gateway_method_settings.all.settings[0].metrics_enabled
+    )
+    error_message = "throttling and metrics"
+  }
+  assert {
+    condition     = aws_api_gateway_stage.this.xray_tracing_enabled && aws_api_gateway_stage.this.access_log_settings[0].destination_arn == aws_cloudwatch_log_group.api_access.arn
+    error_message = "stage X-Ray and access logging"
+  }
+  assert {
+    condition     = aws_lambda_permission.api_invoke_validator.source_arn == "${aws_api_gateway_rest_api.this.execution_arn}/v1/POST/webhook"
+    error_message = "the invoke permission must be scoped to this API, stage and method"
+  }
+  assert {
+    condition     = endswith(output.api_endpoint, "/webhook")
+    error_message = "api_endpoint is the URL of POST /webhook"
+  }
+  assert {
+    condition     = toset(keys(aws_api_gateway_gateway_response.this)) == toset(["BAD_REQUEST_BODY", "THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX"])
+    error_message = "gateway responses"
+  }
+  assert {
+    condition     = alltrue([for response in aws_api_gateway_gateway_response.this : startswith(response.response_templates["application/json"], "{\"error\": ")])
+    error_message = "gateway errors answer JSON with an error key"
+  }
+}
+
+run "least_privilege" {
+  assert {
+    condition = [for statement in module.validator.policy.Statement : [statement.Sid, statement.Action, statement.Resource]] == [
+      ["RecordEventIds", ["dynamodb:PutItem", "dynamodb:DeleteItem"], [aws_dynamodb_table.this.arn]],
+      ["InvokeRouter", ["lambda:InvokeFunction"], [module.router.function_arn]],
+      ["WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], ["${module.validator.log_group_arn}:*"]],
+      ["WriteTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]],
+    ]
+    error_message = "validator permissions"
+  }
+  assert {
+    condition = [for statement in module.router.policy.Statement : [statement.Sid, statement.Action, statement.Resource]] == [
+      ["SendToQueues", ["sqs:SendMessage"], concat([for type in ["dispute", "payment", "refund"] : module.queue[type].queue_arn], [aws_sqs_queue.router_failures.arn])],
+      ["WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], ["${module.router.log_group_arn}:*"]],
+      ["WriteTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]],
+    ]
+    error_message = "router permissions"
+  }
+}
+
+run "alarms_and_their_thresholds" {
+  assert {
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.queue_not_empty)) == toset(["payments-dlq-dev", "refunds-dlq-dev", "disputes-dlq-dev", "router-failures-dev"])
+    error_message = "an alarm for each DLQ and the failure queue"
+  }
+  assert {
+    condition     = alltrue([for alarm in aws_cloudwatch_metric_alarm.queue_not_empty : alarm.threshold == 0 && alarm.comparison_operator == "GreaterThanThreshold"])
+    error_message = "any message in a DLQ alarms"
+  }
+  assert {
+    condition     = alltrue([for alarm in aws_cloudwatch_metric_alarm.lambda_error_rate : alarm.threshold == 1])
+    error_message = "Lambda error rate > 1 %"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.api_5xx_rate.threshold == 1
+    error_message = "API 5XX rate > 1 %"
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.oldest_message) == 3 && alltrue([for alarm in aws_cloudwatch_metric_alarm.oldest_message : alarm.threshold == 600])
+    error_message = "oldest message > 10 minutes"
+  }
+  assert {
+    condition     = aws_sns_topic.alarms.kms_master_key_id == aws_kms_key.alarms.arn && length(aws_sns_topic_subscription.alarm_email) == 0
+    error_message = "encrypted topic, no subscription by default"
+  }
+}
+
+run "thresholds_and_settings_follow_their_variables" {
+  variables {
+    environment_suffix               = "prod"
+    alarm_lambda_error_rate_percent  = 5
+    alarm_oldest_message_age_seconds = 1800
+    api_throttling_burst_limit       = 200
+    alarm_email                      = "payments-oncall@example.com"
+  }
+  assert {
+    condition     = alltrue([for alarm in aws_cloudwatch_metric_alarm.lambda_error_rate : alarm.threshold == 5])
+    error_message = "error-rate threshold variable"
+  }
+  assert {
+    condition     = alltrue([for alarm in aws_cloudwatch_metric_alarm.oldest_message : alarm.threshold == 1800])
+    error_message = "oldest-message threshold variable"
+  }
+  assert {
+    condition     = aws_api_gateway_method_settings.all.settings[0].throttling_burst_limit == 200
+    error_message = "burst limit variable"
+  }
+  assert {
+    condition     = aws_dynamodb_table.this.deletion_protection_enabled
+    error_message = "prod is protected"
+  }
+  assert {
+    condition     = aws_sns_topic_subscription.alarm_email[0].endpoint == "payments-oncall@example.com"
+    error_message = "e-mail subscription"
+  }
+}

@@ -1,0 +1,86 @@
+# Bad input fails at plan time with the variable's message, not half-way through an apply.
+
+mock_provider "aws" {
+  source = "./tests/mocks"
+}
+
+variables {
+  environment_suffix     = "dev"
+  validator_package_path = "tests/fixtures/empty.zip"
+  router_package_path    = "tests/fixtures/empty.zip"
+}
+
+run "upper_case_suffix" {
+  command = plan
+  variables { environment_suffix = "Dev" }
+  expect_failures = [var.environment_suffix]
+}
+
+run "suffix_starting_with_a_digit" {
+  command = plan
+  variables { environment_suffix = "1dev" }
+  expect_failures = [var.environment_suffix]
+}
+
+run "suffix_with_underscore" {
+  command = plan
+  variables { environment_suffix = "pr_123" }
+  expect_failures = [var.environment_suffix]
+}
+
+run "suffix_longer_than_20" {
+  command = plan
+  variables { environment_suffix = "a23456789012345678901" }
+  expect_failures = [var.environment_suffix]
+}
+
+run "empty_suffix" {
+  command = plan
+  variables { environment_suffix = "" }
+  expect_failures = [var.environment_suffix]
+}
+
+run "longest_valid_suffix" {
+  command = plan
+  variables { environment_suffix = "pr-12345678901234567" }
+  assert {
+    condition     = aws_dynamodb_table.this.name == "transaction-events-pr-12345678901234567"
+    error_message = "a 20-character suffix is valid"
+  }
+}
+
+run "missing_package" {
+  command = plan
+  variables { validator_package_path = "build/not-built.zip" }
+  expect_failures = [var.validator_package_path]
+}
+
+run "unknown_architecture" {
+  command = plan
+  variables { lambda_architecture = "arm" }
+  expect_failures = [var.lambda_architecture]
+}
+
+run "unsupported_log_retention" {
+  command = plan
+  variables { log_retention_days = 31 }
+  expect_failures = [var.log_retention_days]
+}
+
+run "too_many_router_retries" {
+  command = plan
+  variables { router_maximum_retry_attempts = 3 }
+  expect_failures = [var.router_maximum_retry_attempts]
+}
+
+run "zero_reserved_concurrency" {
+  command = plan
+  variables { reserved_concurrency = 0 }
+  expect_failures = [var.reserved_concurrency]
+}
+
+run "queue_retention_beyond_14_days" {
+  command = plan
+  variables { queue_message_retention_seconds = 1209601 }
+  expect_failures = [var.queue_message_retention_seconds]
+}

@@ -1,0 +1,341 @@
+# -- environment -----------------------------------------------------------------------------------
+
+variable "environment_suffix" {
+  description = "Name of the environment (dev, staging, prod, pr-123, ...); every resource name ends with it."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,19}$", var.environment_suffix))
+    error_message = "environment_suffix must start with a lower-case letter and hold only lower-case letters, digits and '-', at most 20 characters."
+  }
+}
+
+variable "aws_region" {
+  description = "AWS region to deploy into."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.aws_region))
+    error_message = "aws_region must be a region name such as us-east-1."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource (Project and Environment are always set)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "protected_environments" {
+  description = "Environments whose DynamoDB table gets deletion protection unless enable_deletion_protection says otherwise."
+  type        = list(string)
+  default     = ["staging", "prod"]
+}
+
+variable "enable_deletion_protection" {
+  description = "Deletion protection for the DynamoDB table; null means on exactly for protected_environments."
+  type        = bool
+  default     = null
+}
+
+# -- functions -------------------------------------------------------------------------------------
+
+variable "validator_package_path" {
+  description = "Path of the webhook-validator zip built by `tapctl package` (build/webhook-validator.zip)."
+  type        = string
+
+  validation {
+    condition     = fileexists(var.validator_package_path)
+    error_message = "validator_package_path must name an existing zip; build it with `tapctl package`."
+  }
+}
+
+variable "router_package_path" {
+  description = "Path of the event-router zip built by `tapctl package` (build/event-router.zip)."
+  type        = string
+
+  validation {
+    condition     = fileexists(var.router_package_path)
+    error_message = "router_package_path must name an existing zip; build it with `tapctl package`."
+  }
+}
+
+variable "lambda_runtime" {
+  description = "Lambda runtime of both functions."
+  type        = string
+  default     = "python3.11"
+
+  validation {
+    condition     = can(regex("^python3\\.(1[1-9])$", var.lambda_runtime))
+    error_message = "lambda_runtime must be python3.11 or a later python3.x runtime."
+  }
+}
+
+variable "lambda_architecture" {
+  description = "Instruction set of both functions."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be arm64 or x86_64."
+  }
+}
+
+variable "lambda_memory_size" {
+  description = "Memory of each function in MB."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.lambda_memory_size >= 128 && var.lambda_memory_size <= 10240 && floor(var.lambda_memory_size) == var.lambda_memory_size
+    error_message = "lambda_memory_size must be a whole number of MB from 128 to 10240."
+  }
+}
+
+variable "validator_timeout" {
+  description = "Timeout of webhook-validator in seconds (API Gateway gives up after 29 s)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.validator_timeout >= 1 && var.validator_timeout <= 900 && floor(var.validator_timeout) == var.validator_timeout
+    error_message = "validator_timeout must be a whole number of seconds from 1 to 900."
+  }
+}
+
+variable "router_timeout" {
+  description = "Timeout of event-router in seconds."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.router_timeout >= 1 && var.router_timeout <= 900 && floor(var.router_timeout) == var.router_timeout
+    error_message = "router_timeout must be a whole number of seconds from 1 to 900."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrency of each function (see the capacity note in README.md)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.reserved_concurrency >= 1 && floor(var.reserved_concurrency) == var.reserved_concurrency
+    error_message = "reserved_concurrency must be a whole number of at least 1 (0 would stop the pipeline)."
+  }
+}
+
+variable "enable_xray_tracing" {
+  description = "Active X-Ray tracing on both functions and on the API stage."
+  type        = bool
+  default     = true
+}
+
+variable "log_retention_days" {
+  description = "Retention of the functions' and the API's log groups, in days."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a retention CloudWatch Logs offers (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "router_maximum_retry_attempts" {
+  description = "How often Lambda retries a failed asynchronous invocation of event-router before the failure queue."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = contains([0, 1, 2], var.router_maximum_retry_attempts)
+    error_message = "router_maximum_retry_attempts must be 0, 1 or 2."
+  }
+}
+
+variable "router_maximum_event_age_seconds" {
+  description = "How long an asynchronous invocation of event-router may wait before it goes to the failure queue."
+  type        = number
+  default     = 21600
+
+  validation {
+    condition     = var.router_maximum_event_age_seconds >= 60 && var.router_maximum_event_age_seconds <= 21600
+    error_message = "router_maximum_event_age_seconds must be from 60 to 21600."
+  }
+}
+
+# -- table -----------------------------------------------------------------------------------------
+
+variable "enable_point_in_time_recovery" {
+  description = "Point-in-time recovery of the de-duplication table."
+  type        = bool
+  default     = true
+}
+
+# -- queues ----------------------------------------------------------------------------------------
+
+variable "queue_message_retention_seconds" {
+  description = "How long the payments, refunds and disputes queues keep a message."
+  type        = number
+  default     = 604800
+
+  validation {
+    condition     = var.queue_message_retention_seconds >= 60 && var.queue_message_retention_seconds <= 1209600
+    error_message = "queue_message_retention_seconds must be from 60 to 1209600 (14 days)."
+  }
+}
+
+variable "queue_visibility_timeout_seconds" {
+  description = "Visibility timeout of the payments, refunds and disputes queues."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.queue_visibility_timeout_seconds >= 0 && var.queue_visibility_timeout_seconds <= 43200
+    error_message = "queue_visibility_timeout_seconds must be from 0 to 43200 (12 hours)."
+  }
+}
+
+variable "dlq_message_retention_seconds" {
+  description = "How long each dead-letter queue keeps a message."
+  type        = number
+  default     = 604800
+
+  validation {
+    condition     = var.dlq_message_retention_seconds >= 60 && var.dlq_message_retention_seconds <= 1209600
+    error_message = "dlq_message_retention_seconds must be from 60 to 1209600 (14 days)."
+  }
+}
+
+variable "max_receive_count" {
+  description = "Receives after which a message moves to its dead-letter queue."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000 && floor(var.max_receive_count) == var.max_receive_count
+    error_message = "max_receive_count must be a whole number from 1 to 1000."
+  }
+}
+
+variable "router_failures_retention_seconds" {
+  description = "How long the router-failures queue keeps an event that could not be routed."
+  type        = number
+  default     = 1209600
+
+  validation {
+    condition     = var.router_failures_retention_seconds >= 60 && var.router_failures_retention_seconds <= 1209600
+    error_message = "router_failures_retention_seconds must be from 60 to 1209600 (14 days)."
+  }
+}
+
+# -- API -------------------------------------------------------------------------------------------
+
+variable "api_stage_name" {
+  description = "Name of the API Gateway stage; part of api_endpoint."
+  type        = string
+  default     = "v1"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,128}$", var.api_stage_name))
+    error_message = "api_stage_name may hold only letters, digits, '-' and '_' (1 to 128 characters)."
+  }
+}
+
+variable "api_throttling_burst_limit" {
+  description = "Burst limit of POST /webhook (requests)."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.api_throttling_burst_limit >= 0 && floor(var.api_throttling_burst_limit) == var.api_throttling_burst_limit
+    error_message = "api_throttling_burst_limit must be a whole number of at least 0."
+  }
+}
+
+variable "api_throttling_rate_limit" {
+  description = "Steady-state rate limit of POST /webhook (requests per second)."
+  type        = number
+  default     = 500
+
+  validation {
+    condition     = var.api_throttling_rate_limit >= 0
+    error_message = "api_throttling_rate_limit must be at least 0."
+  }
+}
+
+variable "create_api_gateway_account_role" {
+  description = "Create the IAM role API Gateway needs to write access logs and set it in the region's account settings. That setting is one per account and region: enable it in exactly one environment (a second one would overwrite it, and destroying it would break the others' logging)."
+  type        = bool
+  default     = false
+}
+
+# -- alarms ----------------------------------------------------------------------------------------
+
+variable "alarm_email" {
+  description = "E-mail address subscribed to the alarm topic; null for none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
+    error_message = "alarm_email must be an e-mail address or null."
+  }
+}
+
+variable "alarm_period_seconds" {
+  description = "Period over which each alarm evaluates its metric."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = contains([10, 30], var.alarm_period_seconds) || (var.alarm_period_seconds >= 60 && var.alarm_period_seconds % 60 == 0)
+    error_message = "alarm_period_seconds must be 10, 30 or a multiple of 60."
+  }
+}
+
+variable "alarm_dlq_messages_threshold" {
+  description = "An alarm fires when a dead-letter queue or the router-failures queue holds more messages than this."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.alarm_dlq_messages_threshold >= 0
+    error_message = "alarm_dlq_messages_threshold must be at least 0."
+  }
+}
+
+variable "alarm_lambda_error_rate_percent" {
+  description = "An alarm fires when a function's error rate (errors / invocations) exceeds this percentage."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.alarm_lambda_error_rate_percent >= 0 && var.alarm_lambda_error_rate_percent <= 100
+    error_message = "alarm_lambda_error_rate_percent must be from 0 to 100."
+  }
+}
+
+variable "alarm_api_5xx_rate_percent" {
+  description = "An alarm fires when the API's 5XX rate exceeds this percentage of requests."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.alarm_api_5xx_rate_percent >= 0 && var.alarm_api_5xx_rate_percent <= 100
+    error_message = "alarm_api_5xx_rate_percent must be from 0 to 100."
+  }
+}
+
+variable "alarm_oldest_message_age_seconds" {
+  description = "An alarm fires when the oldest message in the payments, refunds or disputes queue is older than this."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.alarm_oldest_message_age_seconds >= 60
+    error_message = "alarm_oldest_message_age_seconds must be at least 60."
+  }
+}

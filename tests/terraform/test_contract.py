@@ -1,0 +1,66 @@
+"""The module and the handlers agree: environment variable names, handler entry points, the TTL
+attribute, and the outputs the design promises. Checked by generating a `terraform test` file from the
+Python side, so terraform itself evaluates the module against the handlers' constants."""
+
+import importlib
+import json
+import re
+
+from handlers import router, validator
+from tests.support import ROOT
+from tests.terraform.conftest import run
+
+DESIGN_OUTPUTS = (
+    "api_endpoint",
+    "validator_lambda_arn",
+    "router_lambda_arn",
+    "payments_queue_url",
+    "refunds_queue_url",
+    "disputes_queue_url",
+    "dynamodb_table_name",
+)
+
+
+def hcl_set(values):
+    return "toset(" + json.dumps(sorted(values)) + ")"
+
+
+def test_module_agrees_with_the_handlers(terraform, module_copy):
+    conditions = {
+        "validator environment names": "toset(keys(module.validator.configuration.environment)) == "
+        + hcl_set([validator.TABLE_ENV, validator.ROUTER_ENV]),
+        "router environment names": "toset(keys(module.router.configuration.environment)) == "
+        + hcl_set(router.QUEUE_URL_ENV.values()),
+        "TTL attribute": f'aws_dynamodb_table.this.ttl[0].attribute_name == "{validator.TTL_ATTRIBUTE}"',
+        "design outputs exist": " && ".join(f"output.{name} != null" for name in DESIGN_OUTPUTS),
+    }
+    asserts = "\n".join(
+        f"  assert {{\n    condition     = {condition}\n    error_message = {json.dumps(name)}\n  }}"
+        for name, condition in conditions.items()
+    )
+    (module_copy / "tests" / "contract.tftest.hcl").write_text(
+        'mock_provider "aws" {\n  source = "./tests/mocks"\n}\n\n'
+        "variables {\n"
+        '  environment_suffix     = "contract"\n'
+        '  validator_package_path = "tests/fixtures/empty.zip"\n'
+        '  router_package_path    = "tests/fixtures/empty.zip"\n'
+        "}\n\n"
+        f'run "contract" {{\n{asserts}\n}}\n'
+    )
+    try:
+        result = run(terraform, "test", "-no-color", "-filter=tests/contract.tftest.hcl", cwd=module_copy, check=False)
+    finally:
+        (module_copy / "tests" / "contract.tftest.hcl").unlink()
+    assert result.returncode == 0 and "1 passed, 0 failed" in result.stdout, result.stdout + result.stderr
+
+
+def test_handler_entry_points_exist():
+    handlers = re.findall(r'handler\s*=\s*"([\w.]+)"', (ROOT / "terraform" / "functions.tf").read_text())
+    assert sorted(handlers) == ["handlers.router.lambda_handler", "handlers.validator.lambda_handler"]
+    for entry in handlers:
+        module_name, function = entry.rsplit(".", 1)
+        assert callable(getattr(importlib.import_module(module_name), function))
+
+
+def test_api_model_is_the_schema_file():
+    assert 'file("${path.module}/schema/webhook_event.schema.json")' in (ROOT / "terraform" / "locals.tf").read_text()
