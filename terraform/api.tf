@@ -88,15 +88,18 @@ resource "aws_api_gateway_gateway_response" "this" {
 resource "aws_api_gateway_deployment" "this" {
   rest_api_id = aws_api_gateway_rest_api.this.id
 
-  # Redeploy when, and only when, the API's definition changes.
+  # Redeploy when, and only when, the API's definition changes. Hashing configuration (ids, the
+  # schema text, the integration target, the gateway responses) rather than whole resource objects
+  # keeps attributes that AWS normalises on refresh from forcing a redeployment on every plan.
   triggers = {
     redeployment = sha1(jsonencode([
-      aws_api_gateway_resource.webhook,
-      aws_api_gateway_model.webhook_event,
-      aws_api_gateway_request_validator.body,
-      aws_api_gateway_method.webhook_post,
-      aws_api_gateway_integration.webhook_post,
-      aws_api_gateway_gateway_response.this,
+      aws_api_gateway_resource.webhook.id,
+      local.request_schema,
+      aws_api_gateway_request_validator.body.id,
+      aws_api_gateway_method.webhook_post.id,
+      aws_api_gateway_integration.webhook_post.id,
+      aws_api_gateway_integration.webhook_post.uri,
+      local.gateway_responses,
     ]))
   }
 

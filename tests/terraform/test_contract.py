@@ -64,3 +64,12 @@ def test_handler_entry_points_exist():
 
 def test_api_model_is_the_schema_file():
     assert 'file("${path.module}/schema/webhook_event.schema.json")' in (ROOT / "terraform" / "locals.tf").read_text()
+
+
+def test_readme_documents_every_input_and_output():
+    readme = (ROOT / "terraform" / "README.md").read_text()
+    variables = re.findall(r'^variable "(\w+)"', (ROOT / "terraform" / "variables.tf").read_text(), re.M)
+    outputs = re.findall(r'^output "(\w+)"', (ROOT / "terraform" / "outputs.tf").read_text(), re.M)
+    assert len(variables) > 30 and len(outputs) >= len(DESIGN_OUTPUTS)
+    missing = [name for name in variables + outputs if f"| `{name}` |" not in readme]
+    assert missing == []
