@@ -10,7 +10,8 @@ CHECKOV_VERSION ?= 3.3.30
 TAPCTL_PLUGIN_DIR ?= $(shell dirname "$$(find / -maxdepth 4 -type d -name registry.terraform.io -not -path '*/.terraform/*' 2>/dev/null | head -n 1)" 2>/dev/null | grep -v '^\.$$')
 export TAPCTL_PLUGIN_DIR
 
-.PHONY: test test-unit test-terraform clean
+.PHONY: test test-unit test-terraform package plan clean
+ENV ?= $(ENVIRONMENT_SUFFIX)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,15 @@ test-unit: $(VENV)/.installed
 ## Only the terraform tier: fmt, validate, terraform test, checkov.
 test-terraform: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(PY) -m pytest tests/terraform
+
+## Build the Lambda zips into build/.
+package: $(VENV)/.installed
+	$(VENV)/bin/tapctl package
+
+## Save a reviewable plan of ENV to build/ENV.tfplan (for CI review: keep it as an artifact).
+plan: $(VENV)/.installed
+	@test -n "$(ENV)" || { echo "usage: make plan ENV=<environment>" >&2; exit 2; }
+	$(VENV)/bin/tapctl plan --env $(ENV) --out build/$(ENV).tfplan
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) build .pytest_cache .hypothesis

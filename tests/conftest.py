@@ -1,6 +1,7 @@
 """Fixtures shared by the tiers: a real moto server on loopback, reached through AWS_ENDPOINT_URL."""
 
 import json
+import os
 import urllib.request
 
 import pytest
@@ -59,3 +60,12 @@ def unused_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+# CI runs the property tests with a fixed seed so that a landing never depends on luck; local runs
+# keep exploring new examples.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    _hypothesis_settings.load_profile("ci")

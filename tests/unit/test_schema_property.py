@@ -11,7 +11,8 @@ them, and test_validation.py covers each one:
 import json
 import re
 import string
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
+from decimal import Context, Decimal
 
 import jsonschema
 from hypothesis import HealthCheck, assume, example, given, settings
@@ -35,6 +36,15 @@ def calendar_ok(text):
     except ValueError:
         return False
     return offset is None or (int(offset[1:3]) < 24 and int(offset[4:6]) < 60)
+
+
+def dynamodb_storable(number):
+    """An independent check of the amount range: <= 38 significant digits, 1E-130 <= |n| < 1E+126."""
+    value = Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
+    if value == 0:
+        return True
+    digits = value.normalize(Context(prec=1000)).as_tuple().digits
+    return len(digits) <= 38 and Decimal("1E-130") <= abs(value) < Decimal("1E+126")
 
 
 def rfc3339(moment, digits, offset_minutes):
@@ -128,6 +138,9 @@ def test_validator_accepts_exactly_what_the_schema_accepts(body):
     timestamp = body.get("timestamp")
     if isinstance(timestamp, str) and PATTERN.search(timestamp):
         assume(calendar_ok(timestamp))
+    amount = body.get("amount")
+    if isinstance(amount, (int, float)) and not isinstance(amount, bool):
+        assume(dynamodb_storable(amount))
     text = json.dumps(body)
     assert accepted_by_validator(text) == SCHEMA.is_valid(json.loads(text)), text
 

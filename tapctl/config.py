@@ -1,0 +1,74 @@
+"""What every command needs to know: the project, the environment, the target and the tools.
+
+The environment-name rule lives here for tapctl and in terraform/variables.tf for terraform;
+tests/unit/test_config.py proves the two are the same rule.
+"""
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,19}$"
+ENV_NAME_RULE = "lower-case letters, digits and '-', starting with a letter, at most 20 characters"
+TARGETS = ("aws", "local")
+
+# Outputs every target provides (terraform/outputs.tf; the design's contract). More may exist.
+REQUIRED_OUTPUTS = (
+    "api_endpoint",
+    "validator_lambda_arn",
+    "router_lambda_arn",
+    "payments_queue_url",
+    "refunds_queue_url",
+    "disputes_queue_url",
+    "dynamodb_table_name",
+)
+QUEUE_OUTPUTS = {"payment": "payments_queue_url", "refund": "refunds_queue_url", "dispute": "disputes_queue_url"}
+
+
+def env_name_problem(name):
+    """Why ``name`` is not a valid environment name, or None."""
+    if re.fullmatch(ENV_NAME_PATTERN, name or ""):
+        return None
+    return f"{name!r} is not a valid environment name: use {ENV_NAME_RULE}"
+
+
+def default_project_dir():
+    """The checkout tapctl runs from: the folder holding terraform/ and handlers/."""
+    here = Path(__file__).resolve().parent.parent
+    if (here / "terraform").is_dir() and (here / "handlers").is_dir():
+        return here
+    return Path.cwd()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved inputs of one command; the plain modules take this, never click objects."""
+
+    project_dir: Path
+    env: str = ""
+    target: str = "aws"
+    terraform_bin: str = ""
+    plugin_dir: str = ""
+    backend_config: str = ""
+    module_dir: Path = None
+    state_dir: Path = None
+    json_output: bool = False
+
+    @property
+    def module(self):
+        return Path(self.module_dir) if self.module_dir else self.project_dir / "terraform"
+
+    @property
+    def build_dir(self):
+        return self.project_dir / "build"
+
+    @property
+    def workdir(self):
+        """This environment's own folder: working copy of the module, state, plans, .terraform."""
+        base = Path(self.state_dir) if self.state_dir else self.project_dir / ".tapctl"
+        return base / self.target / self.env
+
+
+def env_default():
+    return os.environ.get("ENVIRONMENT_SUFFIX")

@@ -1,0 +1,268 @@
+"""Runs the terraform (or tofu) executable for one environment and reads its machine-readable output.
+
+Each environment has a folder of its own (``Settings.workdir``): a working copy of the module (so
+tapctl's backend and provider files never touch ``terraform/``), its ``.terraform`` data, its local
+state or its own key in a remote backend, and its saved plans. Two environments share nothing.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from tapctl.errors import (
+    EndpointUnreachable,
+    NoCredentials,
+    PlanMismatch,
+    StateLocked,
+    TerraformFailed,
+    ToolMissing,
+)
+
+# What of the module a working copy needs; tests/ and local files stay behind.
+MODULE_IGNORE = shutil.ignore_patterns("tests", ".terraform", ".terraform.lock.hcl", "*.tfstate*", "*.tfplan", "README.md")
+BACKEND_FILE = "tapctl_backend.tf"
+VARS_FILE = "tapctl.tfvars.json"
+
+
+def find_binary(preferred=""):
+    """The terraform executable: the one asked for, else ``terraform``, else ``tofu`` on PATH."""
+    if preferred:
+        found = shutil.which(preferred)
+        if not found:
+            raise ToolMissing(f"terraform executable not found: {preferred} (from --terraform-bin or TAPCTL_TERRAFORM_BIN)")
+        return found
+    found = shutil.which("terraform") or shutil.which("tofu")
+    if not found:
+        raise ToolMissing(
+            "terraform not found: install terraform (>= 1.5) or OpenTofu, or name it with --terraform-bin"
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    add: int
+    change: int
+    destroy: int
+    environment: str
+    plan_file: str
+
+    @property
+    def has_changes(self):
+        return bool(self.add or self.change or self.destroy)
+
+    def line(self):
+        if not self.has_changes:
+            return f"{self.environment}: no changes"
+        return f"{self.environment}: {self.add} to add, {self.change} to change, {self.destroy} to destroy"
+
+    def as_dict(self):
+        return {
+            "environment": self.environment,
+            "add": self.add,
+            "change": self.change,
+            "destroy": self.destroy,
+            "plan_file": self.plan_file,
+        }
+
+
+# First error diagnostic -> the failure a user can act on. Order matters: most specific first.
+_FAILURES = (
+    (("Error acquiring the state lock", "state lock"), StateLocked, "the state of {env} is locked by another run"),
+    (
+        ("No valid credential sources found", "failed to refresh cached credentials", "InvalidClientTokenId",
+         "no EC2 IMDS role found", "get identity: get credentials"),
+        NoCredentials,
+        "no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
+    ),
+    (
+        ("Failed to query available provider packages", "Failed to install provider",
+         "Failed to resolve provider packages", "could not connect to registry", "Inconsistent dependency lock file"),
+        TerraformFailed,
+        "the AWS provider cannot be installed (offline? pass --plugin-dir or TAPCTL_PLUGIN_DIR)",
+    ),
+    (("connection refused", "dial tcp", "no such host", "i/o timeout", "request send failed"),
+     EndpointUnreachable, "an AWS endpoint is unreachable"),
+)
+
+
+def _classify(command, env, message):
+    detail = " ".join(line.strip() for line in message.strip().splitlines()[:2]) or "no message"
+    if len(detail) > 300:
+        detail = detail[:297] + "..."
+    for needles, error, text in _FAILURES:
+        if any(needle.lower() in message.lower() for needle in needles):
+            return error(f"{text.format(env=env)}: {detail}")
+    return TerraformFailed(f"terraform {command} failed for {env}: {detail}")
+
+
+class Terraform:
+    """One environment's terraform: prepare the working copy, then init / plan / apply / destroy / output."""
+
+    def __init__(self, settings, progress=None, var_files=(), extra_files=None):
+        self.settings = settings
+        self.binary = find_binary(settings.terraform_bin)
+        self.progress = progress or (lambda line: None)
+        self.var_files = [str(Path(path).resolve()) for path in var_files]
+        self.extra_files = extra_files or {}  # name -> text, written into the working copy (local target)
+        self.workdir = Path(settings.workdir).resolve()
+        self.copy = self.workdir / "module"
+
+    # -- working copy -------------------------------------------------------------------------------
+
+    def prepare(self, packages):
+        """Refresh the working copy from the module and write tapctl's backend and variables files."""
+        module = Path(self.settings.module)
+        if not (module / "versions.tf").is_file() and not list(module.glob("*.tf")):
+            raise TerraformFailed(f"no terraform module in {module}")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.copy.exists():
+            shutil.rmtree(self.copy)
+        shutil.copytree(module, self.copy, ignore=MODULE_IGNORE)
+        (self.copy / BACKEND_FILE).write_text(self._backend_block())
+        for name, text in self.extra_files.items():
+            (self.copy / name).write_text(text)
+        variables = {"environment_suffix": self.settings.env}
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        if region:
+            variables["aws_region"] = region
+        for package in packages:
+            variables[_package_variable(package.function)] = str(Path(package.path).resolve())
+        (self.workdir / VARS_FILE).write_text(json.dumps(variables, indent=2, sort_keys=True) + "\n")
+
+    def _backend_block(self):
+        if self.settings.backend_config:
+            return 'terraform {\n  backend "s3" {}\n}\n'
+        state = json.dumps(str(self.workdir / "terraform.tfstate"))
+        return f'terraform {{\n  backend "local" {{\n    path = {state}\n  }}\n}}\n'
+
+    # -- commands -----------------------------------------------------------------------------------
+
+    def init(self):
+        args = ["init", "-input=false", "-no-color", "-reconfigure"]
+        if self.settings.plugin_dir:
+            args.append(f"-plugin-dir={self.settings.plugin_dir}")
+        if self.settings.backend_config:
+            config = Path(self.settings.backend_config).resolve()
+            if not config.is_file():
+                raise TerraformFailed(f"backend config file not found: {config}")
+            args += [f"-backend-config={config}", f"-backend-config=key=tapctl/{self.settings.env}/terraform.tfstate"]
+        self.progress(f"terraform init ({self.settings.env})")
+        self._run(args, stream_json=False)
+
+    def plan(self, plan_file, destroy=False):
+        plan_file = Path(plan_file).resolve()
+        plan_file.parent.mkdir(parents=True, exist_ok=True)
+        args = ["plan", "-input=false", "-json", "-lock-timeout=0s", f"-out={plan_file}", *self._var_args()]
+        if destroy:
+            args.append("-destroy")
+        messages = self._run(args)
+        counts = {"add": 0, "change": 0, "remove": 0}
+        for message in messages:
+            if message.get("type") == "change_summary":
+                counts.update(message.get("changes", {}))
+        return PlanSummary(counts["add"], counts["change"], counts["remove"], self.settings.env, str(plan_file))
+
+    def plan_environment(self, plan_file):
+        """The environment_suffix a saved plan was made for."""
+        shown = self._run(["show", "-json", "-no-color", str(Path(plan_file).resolve())], stream_json=False)
+        try:
+            document = json.loads(shown)
+            return document["variables"]["environment_suffix"]["value"]
+        except (ValueError, KeyError, TypeError):
+            raise PlanMismatch(f"{plan_file} is not a plan of this module") from None
+
+    def check_plan(self, plan_file):
+        planned = self.plan_environment(plan_file)
+        if planned != self.settings.env:
+            raise PlanMismatch(f"{plan_file} is a plan for environment {planned!r}, not {self.settings.env!r}")
+
+    def apply(self, plan_file):
+        self._run(["apply", "-input=false", "-json", "-lock-timeout=0s", str(Path(plan_file).resolve())])
+
+    def destroy(self):
+        self._run(["destroy", "-input=false", "-json", "-lock-timeout=0s", "-auto-approve", *self._var_args()])
+
+    def output(self):
+        raw = self._run(["output", "-json", "-no-color"], stream_json=False)
+        try:
+            return {name: entry["value"] for name, entry in json.loads(raw or "{}").items()}
+        except (ValueError, TypeError, KeyError):
+            raise TerraformFailed("terraform output did not return JSON") from None
+
+    # -- running ------------------------------------------------------------------------------------
+
+    def _var_args(self):
+        return [f"-var-file={self.workdir / VARS_FILE}", *(f"-var-file={path}" for path in self.var_files)]
+
+    def _environment(self):
+        return {
+            **os.environ,
+            "TF_DATA_DIR": str(self.workdir / ".terraform"),
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+            "CHECKPOINT_DISABLE": "1",
+        }
+
+    def _run(self, args, stream_json=True):
+        """Run terraform in the working copy. With ``stream_json``, show its UI stream as progress and
+        return the messages; otherwise return stdout. A failure raises the matching tapctl error."""
+        command = [self.binary, f"-chdir={self.copy}", *args]
+        try:
+            process = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                env=self._environment(),
+            )
+        except OSError as exc:
+            raise ToolMissing(f"cannot run {self.binary}: {exc.strerror}") from None
+        messages, errors, plain = [], [], []
+        for line in process.stdout:
+            if not stream_json:
+                plain.append(line)
+                continue
+            try:
+                message = json.loads(line)
+            except ValueError:
+                plain.append(line)
+                continue
+            messages.append(message)
+            self._show(message, errors)
+        stderr = process.stderr.read()
+        if process.wait() != 0:
+            text = "\n".join(errors) or _first_error(stderr) or _first_error("".join(plain)) or stderr
+            raise _classify(args[0], self.settings.env, text)
+        return messages if stream_json else "".join(plain)
+
+    def _show(self, message, errors):
+        kind = message.get("type")
+        if kind == "diagnostic":
+            diagnostic = message.get("diagnostic", {})
+            text = f"{diagnostic.get('summary', '')}: {diagnostic.get('detail', '')}".strip(": ")
+            if message.get("@level") == "error":
+                errors.append(text)
+            else:
+                self.progress(f"warning: {diagnostic.get('summary', '')}")
+        elif kind in ("apply_start", "apply_complete", "apply_errored", "planned_change", "resource_drift"):
+            self.progress(message.get("@message", ""))
+        elif kind == "change_summary" and message.get("changes", {}).get("operation") != "plan":
+            self.progress(message.get("@message", ""))  # the plan's own summary is the command's result
+
+
+def _first_error(text):
+    lines = [line.strip(" │╷╵\t") for line in text.splitlines()]
+    for index, line in enumerate(lines):
+        if line.startswith("Error: "):
+            detail = next((rest for rest in lines[index + 1 :] if rest), "")
+            return f"{line[len('Error: '):]}: {detail}" if detail else line[len("Error: ") :]
+    return ""
+
+
+def _package_variable(function):
+    return {"webhook-validator": "validator_package_path", "event-router": "router_package_path"}[function]

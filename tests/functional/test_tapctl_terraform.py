@@ -1,0 +1,160 @@
+"""tapctl's terraform wrapper end to end: the real terraform binary on a module that needs no cloud."""
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from tapctl.cli import main
+from tests.support import ROOT
+
+FIXTURE = ROOT / "tests" / "fixtures" / "module"
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    if not (shutil.which("terraform") or shutil.which("tofu")):
+        pytest.skip("terraform is not installed (neither terraform nor tofu on PATH)")
+    root = tmp_path / "project"
+    shutil.copytree(ROOT / "handlers", root / "handlers", ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setenv("TAPCTL_PROJECT_DIR", str(root))
+    monkeypatch.setenv("TAPCTL_MODULE_DIR", str(FIXTURE))
+    monkeypatch.setenv("TAPCTL_STATE_DIR", str(tmp_path / "state"))
+    for name in ("ENVIRONMENT_SUFFIX", "TAPCTL_TARGET", "TAPCTL_TERRAFORM_BIN", "TAPCTL_BACKEND_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    return root
+
+
+def tapctl(*args, input=None):
+    return CliRunner().invoke(main, list(args), input=input)
+
+
+def outputs(env):
+    result = tapctl("output", "--env", env, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_init_plan_apply_output_destroy(project, tmp_path):
+    result = tapctl("init", "--env", "dev")
+    assert result.exit_code == 0, result.output
+    assert "dev: initialised" in result.stdout
+
+    plan_file = tmp_path / "dev.tfplan"
+    result = tapctl("plan", "--env", "dev", "--out", str(plan_file), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["add"], summary["change"], summary["destroy"], summary["environment"]) == (1, 0, 0, "dev")
+    assert plan_file.is_file()
+    assert "terraform_data.stack: Plan to create" in result.stderr
+
+    result = tapctl("apply", "--env", "dev", "--plan", str(plan_file))
+    assert result.exit_code == 0, result.output
+    assert "terraform_data.stack: Creation complete" in result.stderr
+    assert "api_endpoint = https://fixture.example/dev/v1/webhook" in result.stdout
+
+    assert outputs("dev")["dynamodb_table_name"] == "transaction-events-dev"
+    result = tapctl("plan", "--env", "dev", "--json")
+    assert json.loads(result.stdout)["add"] == 0
+
+    result = tapctl("destroy", "--env", "dev", input="dev\n")
+    assert result.exit_code == 0, result.output
+    assert "dev: destroyed" in result.stdout
+    assert tapctl("output", "--env", "dev").exit_code != 0
+
+
+def test_environments_never_share_state(project, tmp_path):
+    revision = tmp_path / "qa.tfvars.json"
+    revision.write_text(json.dumps({"revision": "2"}))
+    assert tapctl("deploy", "--env", "dev", "--auto-approve").exit_code == 0
+    result = tapctl("deploy", "--env", "qa", "--auto-approve", "--var-file", str(revision))
+    assert result.exit_code == 0, result.output
+    assert (outputs("dev")["revision"], outputs("qa")["revision"]) == ("1", "2")
+    assert outputs("qa")["api_endpoint"] == "https://fixture.example/qa/v1/webhook"
+
+    assert tapctl("destroy", "--env", "dev", "--auto-approve").exit_code == 0
+    assert outputs("qa")["revision"] == "2"
+    assert (tmp_path / "state" / "aws" / "qa" / "terraform.tfstate").is_file()
+
+
+def test_deploy_asks_before_applying(project):
+    result = tapctl("deploy", "--env", "dev", input="n\n")
+    assert result.exit_code == 1
+    assert "deploy cancelled: nothing was changed" in result.output
+    assert tapctl("output", "--env", "dev").exit_code != 0
+
+    result = tapctl("deploy", "--env", "dev", "--json", input="y\n")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["plan"]["add"] == 1 and document["outputs"]["api_endpoint"].endswith("/dev/v1/webhook")
+
+
+def test_destroy_requires_the_typed_environment_name(project):
+    assert tapctl("deploy", "--env", "dev", "--auto-approve").exit_code == 0
+    result = tapctl("destroy", "--env", "dev", input="prod\n")
+    assert result.exit_code == 1
+    assert "destroy cancelled" in result.output
+    assert outputs("dev")["api_endpoint"]
+
+
+def test_plan_file_of_another_environment_is_refused(project, tmp_path):
+    plan_file = tmp_path / "dev.tfplan"
+    assert tapctl("plan", "--env", "dev", "--out", str(plan_file)).exit_code == 0
+    result = tapctl("apply", "--env", "qa", "--plan", str(plan_file))
+    assert result.exit_code == 8
+    assert f"Error: {plan_file} is a plan for environment 'dev', not 'qa'" in result.output
+    assert "Traceback" not in result.output
+    assert tapctl("output", "--env", "qa").exit_code != 0
+
+
+def test_missing_terraform_binary(project):
+    result = tapctl("plan", "--env", "dev", "--terraform-bin", "/nonexistent/terraform")
+    assert result.exit_code == 3
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: terraform executable not found: /nonexistent/terraform (from --terraform-bin or TAPCTL_TERRAFORM_BIN)"
+    )
+
+
+def test_no_terraform_on_path(project, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    result = tapctl("plan", "--env", "dev")
+    assert result.exit_code == 3
+    assert "terraform not found: install terraform (>= 1.5) or OpenTofu" in result.output
+
+
+@pytest.mark.parametrize("name", ["Dev", "1dev", "pr_123", "a23456789012345678901", ""])
+def test_bad_environment_name_is_a_usage_error(project, name):
+    result = tapctl("plan", "--env", name)
+    assert result.exit_code == 2
+    assert "is not a valid environment name" in result.output
+
+
+def test_environment_comes_from_environment_suffix(project, monkeypatch):
+    monkeypatch.setenv("ENVIRONMENT_SUFFIX", "pr-7")
+    result = tapctl("plan", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["environment"] == "pr-7"
+
+
+def test_missing_environment_says_how_to_give_it(project):
+    result = tapctl("plan")
+    assert result.exit_code == 2
+    assert "Missing option '--env'" in result.output and "ENVIRONMENT_SUFFIX" in result.output
+
+
+def test_terraform_error_is_one_line(project, tmp_path):
+    broken = tmp_path / "broken-module"
+    broken.mkdir()
+    (broken / "main.tf").write_text('resource "terraform_data" "x" {\n  input = var.undeclared\n}\n')
+    result = CliRunner().invoke(main, ["plan", "--env", "dev", "--module-dir", str(broken)])
+    assert result.exit_code == 4
+    [line] = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert "terraform plan failed for dev: Reference to undeclared input variable" in line
+    assert "Traceback" not in result.output
+
+
+def test_local_target_is_not_available_yet(project):
+    result = tapctl("deploy", "--env", "dev", "--target", "local")
+    assert result.exit_code == 9
+    assert "the local target is not available" in result.output

@@ -1,0 +1,61 @@
+"""tapctl's own rules agree with terraform's and the handlers', and terraform failures map to clear errors."""
+
+import re
+
+import pytest
+
+from handlers import validator
+from tapctl import config, errors, smoke
+from tapctl.terraform import _classify
+from tests.support import ROOT
+
+
+def test_environment_rule_is_the_one_terraform_validates():
+    variables = (ROOT / "terraform" / "variables.tf").read_text()
+    [pattern] = re.findall(r'can\(regex\("([^"]+)", var\.environment_suffix\)\)', variables)
+    assert pattern == config.ENV_NAME_PATTERN
+
+
+@pytest.mark.parametrize("name", ["dev", "staging", "prod", "pr-123", "a", "pr-12345678901234567"])
+def test_valid_environment_names(name):
+    assert config.env_name_problem(name) is None
+
+
+@pytest.mark.parametrize("name", ["Dev", "1dev", "pr_123", "a23456789012345678901", "", "dev ", "dév"])
+def test_invalid_environment_names(name):
+    assert "is not a valid environment name" in config.env_name_problem(name)
+
+
+def test_required_outputs_are_declared_by_the_module():
+    declared = set(re.findall(r'^output "(\w+)"', (ROOT / "terraform" / "outputs.tf").read_text(), re.M))
+    assert set(config.REQUIRED_OUTPUTS) <= declared
+    assert set(config.QUEUE_OUTPUTS.values()) <= set(config.REQUIRED_OUTPUTS)
+
+
+def test_smoke_expectations_are_the_handlers_answers():
+    assert smoke.ACCEPTED_MESSAGE == validator.ACCEPTED_MESSAGE
+    assert smoke.DUPLICATE_ERROR == validator.DUPLICATE_ERROR
+    assert smoke.TRANSACTION_TYPES == validator.TRANSACTION_TYPES
+
+
+@pytest.mark.parametrize(
+    "message, error, text",
+    [
+        ("Error acquiring the state lock: resource temporarily unavailable", errors.StateLocked, "locked"),
+        ("No valid credential sources found: please see ...", errors.NoCredentials, "no AWS credentials"),
+        ("Failed to query available provider packages: could not connect", errors.TerraformFailed, "--plugin-dir"),
+        ('creating SQS Queue: dial tcp 127.0.0.1:4566: connect: connection refused', errors.EndpointUnreachable, "unreachable"),
+        ("Invalid reference: A reference to a resource type must be followed", errors.TerraformFailed, "terraform plan failed"),
+    ],
+)
+def test_terraform_failures_become_clear_errors(message, error, text):
+    failure = _classify("plan", "dev", message)
+    assert type(failure) is error
+    assert text in failure.message and "\n" not in failure.message
+
+
+def test_exit_codes_are_distinct():
+    codes = [cls.exit_code for cls in (errors.ToolMissing, errors.TerraformFailed, errors.StateLocked,
+                                      errors.NoCredentials, errors.EndpointUnreachable, errors.PlanMismatch,
+                                      errors.TargetUnavailable)]
+    assert len(set(codes)) == len(codes) and 2 not in codes and 0 not in codes
