@@ -158,3 +158,15 @@ def test_local_target_is_not_available_yet(project):
     result = tapctl("deploy", "--env", "dev", "--target", "local")
     assert result.exit_code == 9
     assert "the local target is not available" in result.output
+
+
+def test_locked_state_is_reported_as_locked(project, tmp_path):
+    import fcntl
+
+    assert tapctl("deploy", "--env", "dev", "--auto-approve").exit_code == 0
+    # terraform's local backend locks the state file with fcntl; hold that lock as another run would.
+    with open(tmp_path / "state" / "aws" / "dev" / "terraform.tfstate", "r+") as state:
+        fcntl.lockf(state, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = tapctl("plan", "--env", "dev")
+    assert result.exit_code == 5, result.output
+    assert result.output.strip().splitlines()[-1].startswith("Error: the state of dev is locked by another run")

@@ -36,3 +36,20 @@ def test_terraform_folder_stays_clean(terraform, plugin_dir, tmp_path):
     ).stdout
     assert ".terraform" not in untracked and "tfstate" not in untracked and "tapctl_backend" not in untracked
     assert (tmp_path / "state" / "aws" / "dev" / "module" / "tapctl_backend.tf").is_file()
+
+
+def test_provider_that_cannot_be_installed_says_what_to_do(terraform, tmp_path, monkeypatch, unused_port):
+    # A provider source that refuses connections, as on an offline machine without --plugin-dir.
+    cli_config = tmp_path / "terraformrc"
+    cli_config.write_text(
+        f'provider_installation {{\n  network_mirror {{\n    url = "https://127.0.0.1:{unused_port}/"\n  }}\n}}\n'
+    )
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(cli_config))
+    monkeypatch.delenv("TAPCTL_PLUGIN_DIR", raising=False)
+    result = CliRunner().invoke(
+        main,
+        ["init", "--env", "dev", "--terraform-bin", terraform, "--state-dir", str(tmp_path / "state"),
+         "--project-dir", str(ROOT)],
+    )
+    assert result.exit_code == 4, result.output
+    assert "the AWS provider cannot be installed (offline? pass --plugin-dir or TAPCTL_PLUGIN_DIR)" in result.output
