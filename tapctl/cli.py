@@ -9,7 +9,7 @@ import click
 
 from tapctl import __version__
 from tapctl.config import TARGETS, Settings, default_project_dir, env_name_problem
-from tapctl.errors import ChecksFailed, TapctlError, TargetUnavailable
+from tapctl.errors import ChecksFailed, EndpointUnreachable, TapctlError
 
 
 def _progress(line):
@@ -83,8 +83,6 @@ def _environment(func):
             state_dir=state_dir,
             json_output=json_output,
         )
-        if settings.target == "local":
-            raise TargetUnavailable("the local target is not available in this version of tapctl; use --target aws")
         return func(*args, settings=settings, **kwargs)
 
     return wrapper
@@ -112,7 +110,13 @@ def _terraform(settings, var_files=()):
     from tapctl import package
     from tapctl.terraform import Terraform
 
-    terraform = Terraform(settings, progress=_progress, var_files=var_files)
+    extra_files = {}
+    if settings.target == "local":
+        from tapctl.local import emulator
+
+        state = emulator.start(settings.workdir, progress=_progress)
+        extra_files[emulator.OVERRIDE_FILE] = emulator.provider_override(state["endpoint"], state["region"])
+    terraform = Terraform(settings, progress=_progress, var_files=var_files, extra_files=extra_files)
     packages = package.build(settings.project_dir, settings.build_dir)
     terraform.prepare(packages)
     terraform.init()
@@ -203,7 +207,7 @@ def apply(settings, plan_file):
     terraform = _terraform(settings)
     terraform.check_plan(plan_file)
     terraform.apply(plan_file)
-    outputs = terraform.output()
+    outputs = _target_outputs(settings, terraform.output())
     _emit(settings, outputs, _outputs_lines(outputs))
 
 
@@ -225,7 +229,7 @@ def deploy(settings, var_files, auto_approve, smoke):
         if not auto_approve and not click.confirm(f"Apply these changes to {settings.env}?", err=True):
             raise ChecksFailed("deploy cancelled: nothing was changed")
         terraform.apply(plan_file)
-    outputs = terraform.output()
+    outputs = _target_outputs(settings, terraform.output())
     result = {"plan": summary.as_dict(), "outputs": outputs}
     if not settings.json_output:
         _emit(settings, result, _outputs_lines(outputs))
@@ -248,9 +252,39 @@ def destroy(settings, var_files, auto_approve):
         typed = click.prompt(f"Type the environment name to destroy {settings.env}", err=True, default="", show_default=False)
         if typed != settings.env:
             raise ChecksFailed(f"destroy cancelled: {typed!r} is not {settings.env!r}")
-    terraform = _terraform(settings, var_files)
-    terraform.destroy()
+    if settings.target == "local":
+        _destroy_local(settings, var_files)
+    else:
+        _terraform(settings, var_files).destroy()
     _emit(settings, {"environment": settings.env, "destroyed": True}, [f"{settings.env}: destroyed"])
+
+
+def _destroy_local(settings, var_files):
+    import shutil
+
+    from tapctl.local import emulator
+
+    if emulator.running(settings.workdir):
+        _terraform(settings, var_files).destroy()
+    else:
+        _progress(f"the local emulator of {settings.env} is not running: removing its local state only")
+    if emulator.stop(settings.workdir):
+        _progress(f"local emulator of {settings.env} stopped")
+    shutil.rmtree(settings.workdir, ignore_errors=True)
+
+
+def _target_outputs(settings, outputs):
+    if settings.target != "local":
+        return outputs
+    from tapctl.local import emulator
+
+    state = emulator.running(settings.workdir)
+    if not state:
+        raise EndpointUnreachable(
+            f"the local emulator of {settings.env} is not running: "
+            f"run `tapctl deploy --env {settings.env} --target local` to start it again"
+        )
+    return emulator.local_outputs(outputs, state["endpoint"])
 
 
 @main.command()
@@ -273,7 +307,7 @@ def _read_outputs(settings):
     outputs = terraform.output()
     if not outputs:
         raise TapctlError(f"environment {settings.env} has no outputs: deploy it first")
-    return outputs
+    return _target_outputs(settings, outputs)
 
 
 @main.command("smoke-test")
@@ -292,7 +326,21 @@ def _smoke(settings, outputs, endpoint, wait, extra=None):
     from tapctl.smoke import SmokeTest
 
     show = (lambda check: _progress(check.line())) if settings.json_output else (lambda check: click.echo(check.line()))
-    test = SmokeTest.from_outputs(outputs, wait_seconds=wait, progress=show) if outputs else SmokeTest(endpoint, wait_seconds=wait, progress=show)
+    sqs = None
+    if outputs and settings.target == "local":
+        import boto3
+
+        from tapctl.local import emulator
+
+        local = emulator.client_environment(emulator.running(settings.workdir)["endpoint"])
+        sqs = boto3.client(
+            "sqs", endpoint_url=local["AWS_ENDPOINT_URL"], region_name=local["AWS_REGION"],
+            aws_access_key_id=local["AWS_ACCESS_KEY_ID"], aws_secret_access_key=local["AWS_SECRET_ACCESS_KEY"],
+        )
+    if outputs:
+        test = SmokeTest.from_outputs(outputs, wait_seconds=wait, progress=show, sqs=sqs)
+    else:
+        test = SmokeTest(endpoint, wait_seconds=wait, progress=show)
     checks = test.run()
     failed = [check for check in checks if not check.passed]
     report = {"passed": not failed, "checks": [check.as_dict() for check in checks]}
@@ -303,3 +351,27 @@ def _smoke(settings, outputs, endpoint, wait, extra=None):
     if failed:
         raise ChecksFailed(f"smoke test failed: {len(failed)} of {len(checks)} checks")
     return report
+
+
+@main.group()
+def local():
+    """The local target: emulators running on this machine."""
+
+
+@local.command("status")
+@click.option("--state-dir", envvar="TAPCTL_STATE_DIR", type=click.Path(file_okay=False, path_type=Path), default=None, help="tapctl's state folder [default: PROJECT/.tapctl].")
+@_common
+def local_status(state_dir, project_dir, json_output):
+    """List local environments and whether their emulator runs (pid, port, endpoint).
+
+    Example: tapctl local status
+    """
+    from tapctl.local import emulator
+
+    settings = Settings(project_dir=Path(project_dir).resolve(), target="local", state_dir=state_dir, json_output=json_output)
+    found = emulator.status(settings.workdir.parent)
+    lines = [
+        f"{entry['environment']:<20} {'running' if entry['running'] else 'stopped':<8} {entry.get('endpoint', '')}  {('pid ' + str(entry['pid'])) if entry['running'] else ''}".rstrip()
+        for entry in found
+    ] or ["no local environments"]
+    _emit(settings, found, lines)

@@ -1,0 +1,178 @@
+"""Starts, finds and stops the emulator process of one local environment.
+
+One emulator per environment: environments never share a backend, and destroying one stops only
+its process. Its pid, port and log live in the environment's folder (``.tapctl/local/<env>/``),
+next to terraform's working copy and state.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+from tapctl.errors import EndpointUnreachable
+
+STATE_FILE = "emulator.json"
+OVERRIDE_FILE = "tapctl_local_override.tf"
+# Every service the module's resources use; the provider reaches each through the emulator.
+SERVICES = ("apigateway", "cloudwatch", "dynamodb", "iam", "kms", "lambda", "logs", "sns", "sqs", "sts")
+FAKE_KEY = "local"
+
+
+def region():
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _answers(port, timeout=1.0):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_tapctl/health", timeout=timeout):
+            return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running(workdir):
+    """The running emulator's {pid, port, ...} for this environment, or None."""
+    try:
+        state = json.loads((Path(workdir) / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if _alive(state["pid"]) and _answers(state["port"]):
+        return state
+    return None
+
+
+def start(workdir, progress=lambda line: None, retry_delay=1.0):
+    """The environment's emulator, started unless it already runs; returns its state."""
+    workdir = Path(workdir)
+    state = running(workdir)
+    if state:
+        return state
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    log = open(workdir / "emulator.log", "ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tapctl.local.server", "--port", str(port), "--region", region(),
+         "--workdir", str(workdir), "--retry-delay", str(retry_delay)],
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # survives tapctl's exit; destroy stops it
+    )
+    deadline = time.monotonic() + 30
+    while not _answers(port, timeout=0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise EndpointUnreachable(f"the local emulator did not start (see {workdir / 'emulator.log'})")
+        time.sleep(0.1)
+    state = {"pid": process.pid, "port": port, "endpoint": f"http://127.0.0.1:{port}", "region": region()}
+    (workdir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+    progress(f"local emulator started on {state['endpoint']} (pid {process.pid})")
+    return state
+
+
+def stop(workdir):
+    """Stop the environment's emulator and its function workers; True if one was running."""
+    workdir = Path(workdir)
+    try:
+        state = json.loads((workdir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    pid = state["pid"]
+    was_running = _alive(pid)
+    if was_running:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < deadline:
+            _reap(pid)
+            time.sleep(0.05)
+        if _alive(pid):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _reap(pid)
+    (workdir / STATE_FILE).unlink(missing_ok=True)
+    return was_running
+
+
+def _reap(pid):
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def provider_override(endpoint, aws_region):
+    """Provider settings that point the real module at the emulator (written into tapctl's copy only)."""
+    endpoints = "\n".join(f"    {service} = {json.dumps(endpoint)}" for service in SERVICES)
+    return (
+        "# Written by tapctl for the local target; never part of terraform/.\n"
+        'provider "aws" {\n'
+        f"  region                      = {json.dumps(aws_region)}\n"
+        f"  access_key                  = {json.dumps(FAKE_KEY)}\n"
+        f"  secret_key                  = {json.dumps(FAKE_KEY)}\n"
+        "  skip_credentials_validation = true\n"
+        "  skip_requesting_account_id  = true\n"
+        "  skip_metadata_api_check     = true\n"
+        "  endpoints {\n"
+        f"{endpoints}\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+def local_outputs(outputs, endpoint):
+    """The module's outputs with an api_endpoint that works on this machine."""
+    local = dict(outputs)
+    if {"api_id", "api_stage_name", "api_endpoint"} <= set(outputs):
+        stage = outputs["api_stage_name"]
+        path = urlparse(outputs["api_endpoint"]).path.removeprefix(f"/{stage}")
+        local["api_endpoint"] = f"{endpoint}/restapis/{outputs['api_id']}/{stage}/_user_request_{path}"
+    return local
+
+
+def client_environment(endpoint):
+    """What an AWS SDK client needs to reach the emulator."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": FAKE_KEY,
+        "AWS_SECRET_ACCESS_KEY": FAKE_KEY,
+        "AWS_REGION": region(),
+    }
+
+
+def status(state_dir):
+    """Every local environment under ``state_dir/local`` with its emulator state."""
+    found = []
+    for folder in sorted((Path(state_dir) / "local").glob("*")):
+        if folder.is_dir():
+            state = running(folder)
+            found.append({"environment": folder.name, "running": bool(state), **(state or {})})
+    return found

@@ -1,0 +1,240 @@
+"""The emulator process of one local environment: moto's server behind a WSGI layer that serves what
+moto does not run (the API's POST /webhook, Lambda invokes) and smooths moto's SQS quirks.
+
+Run as ``python -m tapctl.local.server --port P --region R --workdir DIR``; tapctl.local.emulator
+starts and stops it.
+"""
+
+import argparse
+import io
+import json
+import re
+import signal
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import parse_qs
+
+ACCOUNT = "123456789012"  # moto's default account
+HEALTH_PATH = "/_tapctl/health"
+_INVOKE = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
+_USER_REQUEST = re.compile(r"/restapis/(?P<api>[^/]+)/(?P<stage>[^/]+)/_user_request_(?P<path>/.*)")
+# Control-plane writes that change what the data plane serves.
+_CONTROL_PLANE = re.compile(r"/(restapis|20\d\d-\d\d-\d\d/functions)")
+
+
+class Emulator:
+    def __init__(self, port, region, workdir, retry_delay=1.0):
+        from moto.server import DomainDispatcherApplication, create_backend_app
+
+        from tapctl.local.gateway import Gateway
+        from tapctl.local.lambdas import LambdaRuntime
+        from tapctl.local.quirks import SqsQuirks
+
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self.region = region
+        self.generation = 0
+        self._clients = {}
+        self._clients_lock = threading.Lock()
+        self.sqs_quirks = SqsQuirks()
+        self.lambdas = LambdaRuntime(
+            workdir, self.endpoint, region, self.describe_function, self.function_code, self.send_to_queue, retry_delay
+        )
+        self.gateway = Gateway(self.client, self.lambdas, region, ACCOUNT)
+
+    # -- reading what was deployed, through the emulator's own API -----------------------------------
+
+    def client(self, service):
+        with self._clients_lock:
+            if service not in self._clients:
+                import boto3
+                from botocore.config import Config
+
+                self._clients[service] = boto3.client(
+                    service, endpoint_url=self.endpoint, region_name=self.region, aws_access_key_id="local",
+                    aws_secret_access_key="local", config=Config(retries={"max_attempts": 1}),
+                )
+            return self._clients[service]
+
+    def describe_function(self, name):
+        from tapctl.local.lambdas import FunctionConfig
+
+        lambda_client = self.client("lambda")
+        described = lambda_client.get_function(FunctionName=name)
+        configuration = described["Configuration"]
+        reserved = described.get("Concurrency", {}).get("ReservedConcurrentExecutions")
+        retry, age, on_failure = 2, 21600, None
+        try:
+            invoke_config = lambda_client.get_function_event_invoke_config(FunctionName=name)
+            retry = invoke_config.get("MaximumRetryAttempts", retry)
+            age = invoke_config.get("MaximumEventAgeInSeconds", age)
+            on_failure = invoke_config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        except lambda_client.exceptions.ResourceNotFoundException:
+            pass
+        return FunctionConfig(
+            name=configuration["FunctionName"],
+            arn=configuration["FunctionArn"],
+            handler=configuration["Handler"],
+            timeout=configuration.get("Timeout", 3),
+            memory=configuration.get("MemorySize", 128),
+            environment=configuration.get("Environment", {}).get("Variables", {}),
+            reserved=int(reserved) if reserved is not None else None,
+            code_sha256=configuration["CodeSha256"],
+            retry_attempts=retry,
+            maximum_event_age=age,
+            on_failure=on_failure,
+        )
+
+    def function_code(self, name):
+        # The API gives no download URL for code without S3; the bytes come from moto's model.
+        from moto.awslambda.models import lambda_backends
+
+        return lambda_backends[ACCOUNT][self.region].get_function(name).code_bytes
+
+    def send_to_queue(self, queue_arn, body):
+        sqs = self.client("sqs")
+        url = sqs.get_queue_url(QueueName=queue_arn.split(":")[-1], QueueOwnerAWSAccountId=queue_arn.split(":")[4])
+        sqs.send_message(QueueUrl=url["QueueUrl"], MessageBody=body)
+
+    # -- WSGI -----------------------------------------------------------------------------------------
+
+    def __call__(self, environ, start_response):
+        path, method = environ.get("PATH_INFO", ""), environ["REQUEST_METHOD"]
+        if path == HEALTH_PATH:
+            return self._answer(start_response, 200, {"Content-Type": "application/json"}, json.dumps({"ok": True}))
+        user_request = _USER_REQUEST.fullmatch(path)
+        if user_request:
+            return self._user_request(environ, start_response, **user_request.groupdict())
+        invoke = _INVOKE.fullmatch(path)
+        if invoke and method == "POST":
+            return self._invoke(environ, start_response, invoke.group("name"))
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith("AmazonSQS."):
+            return self._sqs(environ, start_response, target.split(".", 1)[1])
+        if method != "GET" and _CONTROL_PLANE.match(path):
+            self.generation += 1
+        return self.moto(environ, start_response)
+
+    @staticmethod
+    def _body(environ):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        return environ["wsgi.input"].read(length) if length else b""
+
+    @staticmethod
+    def _answer(start_response, status, headers, body):
+        data = body if isinstance(body, bytes) else body.encode("utf-8")
+        reason = {200: "OK", 202: "Accepted", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+                  409: "Conflict", 413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error",
+                  502: "Bad Gateway", 503: "Service Unavailable"}.get(status, "Status")
+        headers = {**headers, "Content-Length": str(len(data))}
+        start_response(f"{status} {reason}", list(headers.items()))
+        return [data]
+
+    def _user_request(self, environ, start_response, api, stage, path):
+        headers = {}
+        for key, value in environ.items():
+            if key.startswith("HTTP_"):
+                headers.setdefault(key[5:].replace("_", "-").title(), []).append(value)
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = [environ["CONTENT_TYPE"]]
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        status, out_headers, body = self.gateway.handle(
+            api, stage, path, environ["REQUEST_METHOD"], headers, query, self._body(environ),
+            environ.get("REMOTE_ADDR", "127.0.0.1"), self.generation,
+        )
+        return self._answer(start_response, status, out_headers, body)
+
+    def _invoke(self, environ, start_response, name):
+        from tapctl.local.lambdas import Throttled
+
+        kind = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
+        raw = self._body(environ)
+        try:
+            event = json.loads(raw) if raw else {}
+        except ValueError:
+            return self._error(start_response, 400, "InvalidRequestContentException", "Could not parse request body into json")
+        lambda_client = self.client("lambda")
+        try:
+            if kind == "Event":
+                self.lambdas.invoke_async(name, event)
+                return self._answer(start_response, 202, {"Content-Type": "application/json"}, b"")
+            if kind == "DryRun":
+                self.describe_function(name)
+                return self._answer(start_response, 204, {}, b"")
+            ok, payload = self.lambdas.invoke(name, event)
+        except lambda_client.exceptions.ResourceNotFoundException:
+            return self._error(start_response, 404, "ResourceNotFoundException", f"Function not found: {name}")
+        except Throttled:
+            return self._error(start_response, 429, "TooManyRequestsException", "Rate Exceeded.")
+        headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
+        if not ok:
+            headers["X-Amz-Function-Error"] = "Unhandled"
+        return self._answer(start_response, 200, headers, json.dumps(payload))
+
+    def _error(self, start_response, status, kind, message):
+        headers = {"Content-Type": "application/json", "X-Amzn-ErrorType": kind}
+        return self._answer(start_response, status, headers, json.dumps({"Type": "User", "message": message}))
+
+    def _sqs(self, environ, start_response, target):
+        raw = self._body(environ)
+        try:
+            document = json.loads(raw or b"{}")
+        except ValueError:
+            document = None
+        if document is None:
+            forward, answer = None, None
+        else:
+            forward, answer = self.sqs_quirks.request(target, document)
+        if answer is not None:
+            return self._answer(start_response, 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(answer))
+        data = json.dumps(forward).encode() if forward is not None else raw
+        environ["wsgi.input"] = io.BytesIO(data)
+        environ["CONTENT_LENGTH"] = str(len(data))
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+
+        chunks = b"".join(self.moto(environ, capture))
+        if target == "GetQueueAttributes" and captured["status"].startswith("200") and document is not None:
+            chunks = json.dumps(self.sqs_quirks.response(target, document, json.loads(chunks))).encode()
+        headers = [(key, value) for key, value in captured["headers"] if key.lower() != "content-length"]
+        start_response(captured["status"], headers + [("Content-Length", str(len(chunks)))])
+        return [chunks]
+
+    def close(self):
+        self.lambdas.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--retry-delay", type=float, default=1.0)
+    options = parser.parse_args(argv)
+
+    import logging
+
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request would flood the log
+
+    app = Emulator(options.port, options.region, options.workdir, options.retry_delay)
+    server = make_server("127.0.0.1", options.port, app, threaded=True)
+
+    def stop(*_):
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"tapctl local emulator on {app.endpoint}", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        app.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""The deployed pipeline end to end, through its public endpoint."""
+
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from tapctl.cli import main
+from tapctl.smoke import post_json
+from tests.support import TRANSACTION_TYPES, malformed_cases, sample, schema
+
+
+def receive_all(sqs, url, wait=5.0, expect=None):
+    found, deadline = [], time.monotonic() + wait
+    while time.monotonic() < deadline:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                    MessageAttributeNames=["All"], AttributeNames=["All"]).get("Messages", [])
+        for message in batch:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        found.extend(batch)
+        if expect is not None and len(found) >= expect:
+            break
+    return found
+
+
+def test_smoke_test_passes(deployment):
+    args = ["smoke-test", "--env", deployment.env, "--target", deployment.target]
+    if deployment.target == "local":
+        result = CliRunner().invoke(main, ["smoke-test", "--endpoint", deployment.url, "--env", deployment.env])
+    else:
+        result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1].endswith("checks passed")
+
+
+@pytest.mark.parametrize("case", malformed_cases(), ids=lambda case: case["name"])
+def test_malformed_bodies_get_a_4xx_with_an_error(deployment, case):
+    status, body, _ = post_json(deployment.url, case["body"].encode())
+    assert status == case["status"], body
+    assert isinstance(body, dict) and isinstance(body.get("error"), str)
+    try:
+        schema_valid = jsonschema.Draft4Validator(schema()).is_valid(json.loads(case["body"]))
+    except ValueError:
+        schema_valid = False
+    if schema_valid:
+        # The gateway lets it through; the validator names the problem.
+        assert body["error"].startswith(case["error_starts_with"])
+    else:
+        assert body["error"].startswith("Invalid request body") or body["error"].startswith(case["error_starts_with"])
+
+
+def test_missing_field_is_named_by_the_gateway(deployment):
+    event = sample("payment")
+    del event["amount"]
+    status, body, _ = post_json(deployment.url, event)
+    assert status == 400
+    assert body["error"] == 'Invalid request body: [object has missing required properties (["amount"])]'
+
+
+def test_oversized_body_is_a_413(deployment):
+    status, body, _ = post_json(deployment.url, sample("refund", pad="x" * 70_000))
+    assert (status, body["error"][:28]) == (413, "Request body is too large: 7")
+
+
+@pytest.mark.parametrize("transaction_type", TRANSACTION_TYPES)
+def test_each_type_is_routed_with_attributes_and_duplicates_are_refused(deployment, transaction_type):
+    event = sample(transaction_type)
+    status, body, _ = post_json(deployment.url, event)
+    assert (status, body) == (200, {"message": "Event validated and queued for processing", "event_id": event["event_id"]})
+    assert post_json(deployment.url, event)[:2] == (409, {"error": "Duplicate event"})
+
+    sqs = deployment.client("sqs")
+    url = deployment.outputs[f"{ {'payment': 'payments', 'refund': 'refunds', 'dispute': 'disputes'}[transaction_type]}_queue_url"]
+    mine = [m for m in receive_all(sqs, url, expect=1) if m["MessageAttributes"]["event_id"]["StringValue"] == event["event_id"]]
+    assert len(mine) == 1
+    assert mine[0]["MessageAttributes"]["transaction_type"]["StringValue"] == transaction_type
+    body = json.loads(mine[0]["Body"])
+    assert {key: body[key] for key in event} == event and body["received_at"].endswith("Z")
+
+
+def test_concurrent_duplicates_give_one_200(deployment):
+    # 20 at once meet a validator with 10 reserved instances: Lambda throttles the excess (a 5xx the
+    # sender retries, as a webhook sender does). Every delivery ends as the one 200 or a 409.
+    event = sample("payment")
+
+    def deliver(_):
+        for _ in range(20):
+            status = post_json(deployment.url, event)[0]
+            if status < 500:
+                return status
+            time.sleep(0.05)
+        return status
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = sorted(pool.map(deliver, range(20)))
+    assert statuses == [200] + [409] * 19
+    messages = receive_all(deployment.client("sqs"), deployment.outputs["payments_queue_url"], expect=1)
+    assert [m["MessageAttributes"]["event_id"]["StringValue"] for m in messages].count(event["event_id"]) == 1
+
+
+def test_a_message_received_three_times_moves_to_its_dlq(deployment):
+    sqs = deployment.client("sqs")
+    queue, dlq = deployment.outputs["refunds_queue_url"], deployment.outputs["refunds_dlq_url"]
+    marker = f"redrive-{uuid.uuid4().hex}"
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"event_id": marker}))
+    for _ in range(3):
+        received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=1)
+        assert any(marker in message["Body"] for message in received.get("Messages", []))
+    sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0)  # the 4th receive redrives
+    assert any(marker in message["Body"] for message in receive_all(sqs, dlq, expect=1))
+
+
+def test_router_failures_end_in_the_failure_queue_after_retries(local_only):
+    deployment = local_only
+    lambda_client = deployment.client("lambda")
+    name = deployment.outputs["router_function_name"]
+    original = lambda_client.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    broken = {**original, "DISPUTES_QUEUE_URL": original["DISPUTES_QUEUE_URL"] + "-broken"}
+    lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": broken})
+    try:
+        event = sample("dispute")
+        assert post_json(deployment.url, event)[0] == 200
+        records = receive_all(deployment.client("sqs"), deployment.outputs["router_failures_queue_url"], wait=20, expect=1)
+    finally:
+        lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": original})
+    [record] = [json.loads(m["Body"]) for m in records if event["event_id"] in m["Body"]]
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3  # one attempt and the two deployed retries
+    assert json.loads(record["requestPayload"]["message_body"])["event_id"] == event["event_id"]
+
+
+def test_throttling_beyond_the_stage_limit_is_a_429(local_only):
+    deployment = local_only
+    apigateway = deployment.client("apigateway")
+    api, stage = deployment.outputs["api_id"], deployment.outputs["api_stage_name"]
+    patch = [{"op": "replace", "path": "/*/*/throttling/burstLimit", "value": "2"},
+             {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": "0.1"}]
+    apigateway.update_stage(restApiId=api, stageName=stage, patchOperations=patch)
+    try:
+        statuses = [post_json(deployment.url, sample("payment"))[:2] for _ in range(5)]
+    finally:
+        restore = [{"op": "replace", "path": "/*/*/throttling/burstLimit", "value": "1000"},
+                   {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": "500"}]
+        apigateway.update_stage(restApiId=api, stageName=stage, patchOperations=restore)
+    assert [status for status, _ in statuses[:2]] == [200, 200]
+    assert (429, {"error": "Too Many Requests"}) in statuses
