@@ -10,7 +10,7 @@ CHECKOV_VERSION ?= 3.3.30
 TAPCTL_PLUGIN_DIR ?= $(shell dirname "$$(find / -maxdepth 4 -type d -name registry.terraform.io -not -path '*/.terraform/*' 2>/dev/null | head -n 1)" 2>/dev/null | grep -v '^\.$$')
 export TAPCTL_PLUGIN_DIR
 
-.PHONY: test test-unit test-terraform package plan clean
+.PHONY: test test-unit test-terraform package plan demo demo-down clean
 ENV ?= $(ENVIRONMENT_SUFFIX)
 
 $(VENV)/.installed: pyproject.toml
@@ -37,6 +37,20 @@ test-unit: $(VENV)/.installed
 test-terraform: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(PY) -m pytest tests/terraform
 
+## The main job on the embedded default: deploy to the local target, smoke-test, show, tear down.
+## DEMO_KEEP=1 keeps it running (then: make demo-down).
+DEMO_ENV ?= demo
+demo: $(VENV)/.installed
+	@test -n "$(TAPCTL_PLUGIN_DIR)" || { echo "no AWS provider mirror found: set TAPCTL_PLUGIN_DIR" >&2; exit 2; }
+	$(VENV)/bin/tapctl deploy --env $(DEMO_ENV) --target local --auto-approve --smoke
+	$(VENV)/bin/tapctl local send --env $(DEMO_ENV) --count 2
+	$(VENV)/bin/tapctl local queues --env $(DEMO_ENV)
+	@if [ -z "$(DEMO_KEEP)" ]; then $(VENV)/bin/tapctl destroy --env $(DEMO_ENV) --target local --auto-approve; \
+	else echo "still running: tapctl output --env $(DEMO_ENV) --target local; make demo-down to stop"; fi
+
+demo-down: $(VENV)/.installed
+	$(VENV)/bin/tapctl destroy --env $(DEMO_ENV) --target local --auto-approve
+
 ## Build the Lambda zips into build/.
 package: $(VENV)/.installed
 	$(VENV)/bin/tapctl package
@@ -47,4 +61,4 @@ plan: $(VENV)/.installed
 	$(VENV)/bin/tapctl plan --env $(ENV) --out build/$(ENV).tfplan
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) build .pytest_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) build .tapctl .pytest_cache .hypothesis

@@ -146,7 +146,7 @@ def main():
 
     The environment defaults to $ENVIRONMENT_SUFFIX. Exit codes: 0 ok, 1 checks failed or declined,
     2 bad usage, 3 terraform missing, 4 terraform failed, 5 state locked, 6 no AWS credentials,
-    7 endpoint unreachable, 8 plan from another environment, 9 target not available.
+    7 endpoint unreachable (or local emulator not running), 8 plan from another environment.
     """
 
 
@@ -375,3 +375,70 @@ def local_status(state_dir, project_dir, json_output):
         for entry in found
     ] or ["no local environments"]
     _emit(settings, found, lines)
+
+
+def _local_environment(func):
+    @click.option("--env", envvar="ENVIRONMENT_SUFFIX", show_envvar=True, required=True, callback=_check_env, help="Environment name.")
+    @click.option("--state-dir", envvar="TAPCTL_STATE_DIR", type=click.Path(file_okay=False, path_type=Path), default=None, help="tapctl's state folder [default: PROJECT/.tapctl].")
+    @_common
+    @functools.wraps(func)
+    def wrapper(*args, env, state_dir, project_dir, json_output, **kwargs):
+        settings = Settings(project_dir=Path(project_dir).resolve(), env=env, target="local", state_dir=state_dir, json_output=json_output)
+        return func(*args, settings=settings, **kwargs)
+
+    return wrapper
+
+
+@local.command("send")
+@_local_environment
+@click.option("--count", default=2, show_default=True, type=click.IntRange(1, 100), help="Events of each type.")
+def local_send(settings, count):
+    """Send sample events of each type to a local environment's endpoint.
+
+    Example: tapctl local send --env dev --count 3
+    """
+    from tapctl.smoke import TRANSACTION_TYPES, post_json, smoke_event
+
+    url = _read_outputs(settings)["api_endpoint"]
+    sent = []
+    for transaction_type in TRANSACTION_TYPES:
+        for number in range(count):
+            event = {**smoke_event(transaction_type), "amount": round(10.5 * (number + 1), 2)}
+            event["event_id"] = event["event_id"].replace("tapctl-smoke-", "sample-")
+            del event["smoke_test"]
+            status, body, latency = post_json(url, event)
+            sent.append({"event_id": event["event_id"], "status": status, "answer": body, "latency_ms": round(latency, 1)})
+    _emit(settings, sent, [f"{item['status']}  {item['event_id']}  {item['latency_ms']:.1f} ms" for item in sent])
+
+
+@local.command("queues")
+@_local_environment
+@click.option("--show", default=3, show_default=True, type=click.IntRange(0, 10), help="Messages to show per queue.")
+def local_queues(settings, show):
+    """Show what waits in each queue of a local environment (messages stay in the queue).
+
+    Example: tapctl local queues --env dev
+    """
+    import boto3
+
+    from tapctl.local import emulator
+
+    outputs = _read_outputs(settings)
+    local_env = emulator.client_environment(emulator.running(settings.workdir)["endpoint"])
+    sqs = boto3.client(
+        "sqs", endpoint_url=local_env["AWS_ENDPOINT_URL"], region_name=local_env["AWS_REGION"],
+        aws_access_key_id=local_env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=local_env["AWS_SECRET_ACCESS_KEY"],
+    )
+    report, lines = {}, []
+    for name in sorted(key for key in outputs if key.endswith(("_queue_url", "_dlq_url"))):
+        url = outputs[name]
+        count = int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"])
+        bodies = []
+        if show and count:
+            # A look, not a take: the messages become visible again at once (it counts as one receive).
+            answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=show, VisibilityTimeout=0)
+            bodies = [message["Body"] for message in answer.get("Messages", [])]
+        report[name] = {"messages": count, "sample": bodies}
+        lines.append(f"{name.removesuffix('_url')}: {count} message(s)")
+        lines.extend(f"    {body}" for body in bodies)
+    _emit(settings, report, lines)

@@ -11,7 +11,6 @@ Exit codes (also in the README):
     6  no AWS credentials
     7  an endpoint is unreachable
     8  a saved plan does not belong to this environment
-    9  the requested target is not available
 """
 
 import click
@@ -43,10 +42,6 @@ class EndpointUnreachable(TapctlError):
 
 class PlanMismatch(TapctlError):
     exit_code = 8
-
-
-class TargetUnavailable(TapctlError):
-    exit_code = 9
 
 
 class ChecksFailed(TapctlError):

@@ -249,7 +249,7 @@ class Terraform:
                 errors.append(text)
             else:
                 self.progress(f"warning: {diagnostic.get('summary', '')}")
-        elif kind in ("apply_start", "apply_complete", "apply_errored", "planned_change", "resource_drift"):
+        elif kind in ("apply_complete", "apply_errored", "planned_change", "resource_drift"):
             self.progress(message.get("@message", ""))
         elif kind == "change_summary" and message.get("changes", {}).get("operation") != "plan":
             self.progress(message.get("@message", ""))  # the plan's own summary is the command's result

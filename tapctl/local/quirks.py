@@ -18,6 +18,10 @@ class SqsQuirks:
 
     def request(self, target, document):
         """Adjust a request before moto sees it; return (document to forward or None, answer or None)."""
+        if target == "CreateQueue" and "RedriveAllowPolicy" in document.get("Attributes", {}):
+            attributes = dict(document["Attributes"])
+            attributes.pop("RedriveAllowPolicy")
+            return {**document, "Attributes": attributes}, None
         if target == "SetQueueAttributes":
             attributes = dict(document.get("Attributes", {}))
             allow = attributes.pop("RedriveAllowPolicy", None)
@@ -43,6 +47,12 @@ class SqsQuirks:
         return document, None
 
     def response(self, target, document, answer):
+        if target == "CreateQueue" and isinstance(answer, dict) and "QueueUrl" in answer:
+            allow = document.get("Attributes", {}).get("RedriveAllowPolicy")
+            if allow not in (None, "", "{}"):
+                with self.lock:
+                    self.redrive_allow[answer["QueueUrl"]] = allow
+            return answer
         if target != "GetQueueAttributes" or not isinstance(answer, dict):
             return answer
         attributes = answer.setdefault("Attributes", {})

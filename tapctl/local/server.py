@@ -197,7 +197,7 @@ class Emulator:
             captured["status"], captured["headers"] = status, headers
 
         chunks = b"".join(self.moto(environ, capture))
-        if target == "GetQueueAttributes" and captured["status"].startswith("200") and document is not None:
+        if target in ("GetQueueAttributes", "CreateQueue") and captured["status"].startswith("200") and document is not None:
             chunks = json.dumps(self.sqs_quirks.response(target, document, json.loads(chunks))).encode()
         headers = [(key, value) for key, value in captured["headers"] if key.lower() != "content-length"]
         start_response(captured["status"], headers + [("Content-Length", str(len(chunks)))])

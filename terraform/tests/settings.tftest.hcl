@@ -168,6 +168,10 @@ run "table_queues_and_failure_destination" {
     error_message = "redrive to the DLQ after 3 receives"
   }
   assert {
+    condition     = alltrue([for queue in module.queue : queue.redrive_allow_policy == { redrivePermission = "byQueue", sourceQueueArns = [queue.queue_arn] }])
+    error_message = "each DLQ admits only its own source queue"
+  }
+  assert {
     condition     = aws_sqs_queue.router_failures.message_retention_seconds == 1209600 && aws_sqs_queue.router_failures.sqs_managed_sse_enabled
     error_message = "router failures queue: 14 days, SSE"
   }

@@ -154,12 +154,6 @@ def test_terraform_error_is_one_line(project, tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_local_target_is_not_available_yet(project):
-    result = tapctl("deploy", "--env", "dev", "--target", "local")
-    assert result.exit_code == 9
-    assert "the local target is not available" in result.output
-
-
 def test_locked_state_is_reported_as_locked(project, tmp_path):
     import fcntl
 

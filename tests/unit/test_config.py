@@ -56,6 +56,5 @@ def test_terraform_failures_become_clear_errors(message, error, text):
 
 def test_exit_codes_are_distinct():
     codes = [cls.exit_code for cls in (errors.ToolMissing, errors.TerraformFailed, errors.StateLocked,
-                                      errors.NoCredentials, errors.EndpointUnreachable, errors.PlanMismatch,
-                                      errors.TargetUnavailable)]
+                                      errors.NoCredentials, errors.EndpointUnreachable, errors.PlanMismatch)]
     assert len(set(codes)) == len(codes) and 2 not in codes and 0 not in codes

@@ -33,6 +33,11 @@ output "redrive_policy" {
   value       = jsondecode(aws_sqs_queue.this.redrive_policy)
 }
 
+output "redrive_allow_policy" {
+  description = "The dead-letter queue's redrive-allow policy, decoded."
+  value       = jsondecode(aws_sqs_queue.dlq.redrive_allow_policy)
+}
+
 output "settings" {
   description = "Retention, visibility and encryption of the queue and its dead-letter queue (for checks and reviews)."
   value = {

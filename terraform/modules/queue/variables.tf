@@ -27,3 +27,8 @@ variable "max_receive_count" {
   description = "Receives after which a message moves to the dead-letter queue."
   type        = number
 }
+
+variable "arn_prefix" {
+  description = "arn:<partition>:sqs:<region>:<account> of the queues, to name the source queue in the DLQ's redrive-allow policy."
+  type        = string
+}
