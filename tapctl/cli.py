@@ -110,13 +110,12 @@ def _terraform(settings, var_files=()):
     from tapctl import package
     from tapctl.terraform import Terraform
 
-    extra_files = {}
+    terraform = Terraform(settings, progress=_progress, var_files=var_files)  # fails first if terraform is missing
     if settings.target == "local":
         from tapctl.local import emulator
 
         state = emulator.start(settings.workdir, progress=_progress)
-        extra_files[emulator.OVERRIDE_FILE] = emulator.provider_override(state["endpoint"], state["region"])
-    terraform = Terraform(settings, progress=_progress, var_files=var_files, extra_files=extra_files)
+        terraform.extra_files[emulator.OVERRIDE_FILE] = emulator.provider_override(state["endpoint"], state["region"])
     packages = package.build(settings.project_dir, settings.build_dir)
     terraform.prepare(packages)
     terraform.init()
@@ -328,15 +327,9 @@ def _smoke(settings, outputs, endpoint, wait, extra=None):
     show = (lambda check: _progress(check.line())) if settings.json_output else (lambda check: click.echo(check.line()))
     sqs = None
     if outputs and settings.target == "local":
-        import boto3
-
         from tapctl.local import emulator
 
-        local = emulator.client_environment(emulator.running(settings.workdir)["endpoint"])
-        sqs = boto3.client(
-            "sqs", endpoint_url=local["AWS_ENDPOINT_URL"], region_name=local["AWS_REGION"],
-            aws_access_key_id=local["AWS_ACCESS_KEY_ID"], aws_secret_access_key=local["AWS_SECRET_ACCESS_KEY"],
-        )
+        sqs = emulator.client(settings.workdir, "sqs")
     if outputs:
         test = SmokeTest.from_outputs(outputs, wait_seconds=wait, progress=show, sqs=sqs)
     else:
@@ -419,16 +412,10 @@ def local_queues(settings, show):
 
     Example: tapctl local queues --env dev
     """
-    import boto3
-
     from tapctl.local import emulator
 
     outputs = _read_outputs(settings)
-    local_env = emulator.client_environment(emulator.running(settings.workdir)["endpoint"])
-    sqs = boto3.client(
-        "sqs", endpoint_url=local_env["AWS_ENDPOINT_URL"], region_name=local_env["AWS_REGION"],
-        aws_access_key_id=local_env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=local_env["AWS_SECRET_ACCESS_KEY"],
-    )
+    sqs = emulator.client(settings.workdir, "sqs")
     report, lines = {}, []
     for name in sorted(key for key in outputs if key.endswith(("_queue_url", "_dlq_url"))):
         url = outputs[name]
@@ -442,3 +429,5 @@ def local_queues(settings, show):
         lines.append(f"{name.removesuffix('_url')}: {count} message(s)")
         lines.extend(f"    {body}" for body in bodies)
     _emit(settings, report, lines)
+if __name__ == "__main__":
+    main()

@@ -158,14 +158,17 @@ def local_outputs(outputs, endpoint):
     return local
 
 
-def client_environment(endpoint):
-    """What an AWS SDK client needs to reach the emulator."""
-    return {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": FAKE_KEY,
-        "AWS_SECRET_ACCESS_KEY": FAKE_KEY,
-        "AWS_REGION": region(),
-    }
+def client(workdir, service):
+    """A boto3 client for ``service`` of this environment's running emulator."""
+    import boto3
+
+    state = running(workdir)
+    if not state:
+        raise EndpointUnreachable(f"the local emulator in {workdir} is not running")
+    return boto3.client(
+        service, endpoint_url=state["endpoint"], region_name=state["region"],
+        aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_KEY,
+    )
 
 
 def status(state_dir):
