@@ -7,18 +7,10 @@ import json
 import re
 
 from handlers import router, validator
+from tapctl.config import REQUIRED_OUTPUTS
 from tests.support import ROOT
 from tests.terraform.conftest import run
 
-DESIGN_OUTPUTS = (
-    "api_endpoint",
-    "validator_lambda_arn",
-    "router_lambda_arn",
-    "payments_queue_url",
-    "refunds_queue_url",
-    "disputes_queue_url",
-    "dynamodb_table_name",
-)
 
 
 def hcl_set(values):
@@ -32,7 +24,7 @@ def test_module_agrees_with_the_handlers(terraform, module_copy):
         "router environment names": "toset(keys(module.router.configuration.environment)) == "
         + hcl_set(router.QUEUE_URL_ENV.values()),
         "TTL attribute": f'aws_dynamodb_table.this.ttl[0].attribute_name == "{validator.TTL_ATTRIBUTE}"',
-        "design outputs exist": " && ".join(f"output.{name} != null" for name in DESIGN_OUTPUTS),
+        "design outputs exist": " && ".join(f"output.{name} != null" for name in REQUIRED_OUTPUTS),
     }
     asserts = "\n".join(
         f"  assert {{\n    condition     = {condition}\n    error_message = {json.dumps(name)}\n  }}"
@@ -70,6 +62,6 @@ def test_readme_documents_every_input_and_output():
     readme = (ROOT / "terraform" / "README.md").read_text()
     variables = re.findall(r'^variable "(\w+)"', (ROOT / "terraform" / "variables.tf").read_text(), re.M)
     outputs = re.findall(r'^output "(\w+)"', (ROOT / "terraform" / "outputs.tf").read_text(), re.M)
-    assert len(variables) > 30 and len(outputs) >= len(DESIGN_OUTPUTS)
+    assert len(variables) > 30 and len(outputs) >= len(REQUIRED_OUTPUTS)
     missing = [name for name in variables + outputs if f"| `{name}` |" not in readme]
     assert missing == []
