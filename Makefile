@@ -10,7 +10,7 @@ CHECKOV_VERSION ?= 3.3.30
 TAPCTL_PLUGIN_DIR ?= $(shell dirname "$$(find / -maxdepth 4 -type d -name registry.terraform.io -not -path '*/.terraform/*' 2>/dev/null | head -n 1)" 2>/dev/null | grep -v '^\.$$')
 export TAPCTL_PLUGIN_DIR
 
-.PHONY: test test-unit test-terraform package plan demo demo-down bench-deploy clean
+.PHONY: test test-unit test-terraform package plan demo demo-down bench bench-deploy clean
 ENV ?= $(ENVIRONMENT_SUFFIX)
 
 $(VENV)/.installed: pyproject.toml
@@ -50,6 +50,11 @@ demo: $(VENV)/.installed
 
 demo-down: $(VENV)/.installed
 	$(VENV)/bin/tapctl destroy --env $(DEMO_ENV) --target local --auto-approve
+
+## Benchmarks: handlers (cold start, AWS calls, CPU per event), packaging, CLI start; then the local deploy.
+bench: $(VENV)/.installed
+	$(PY) bench/handlers.py
+	$(PY) bench/local_deploy.py
 
 ## Benchmark the local target: full deploy, no-op update, destroy, against the one-queue floor.
 bench-deploy: $(VENV)/.installed
