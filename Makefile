@@ -10,7 +10,7 @@ CHECKOV_VERSION ?= 3.3.30
 TAPCTL_PLUGIN_DIR ?= $(shell dirname "$$(find / -maxdepth 4 -type d -name registry.terraform.io -not -path '*/.terraform/*' 2>/dev/null | head -n 1)" 2>/dev/null | grep -v '^\.$$')
 export TAPCTL_PLUGIN_DIR
 
-.PHONY: test test-unit test-terraform package plan demo demo-down bench bench-deploy clean
+.PHONY: test test-unit test-terraform package plan demo demo-down bench bench-deploy fuzz load clean
 ENV ?= $(ENVIRONMENT_SUFFIX)
 
 $(VENV)/.installed: pyproject.toml
@@ -59,6 +59,13 @@ bench: $(VENV)/.installed
 ## Benchmark the local target: full deploy, no-op update, destroy, against the one-queue floor.
 bench-deploy: $(VENV)/.installed
 	$(PY) bench/local_deploy.py
+
+## The reliability tier at full size: a million hostile bodies; 20 000 events through the local pipeline.
+fuzz: $(VENV)/.installed
+	RELIABILITY_FUZZ_COUNT=1000000 $(PY) -m pytest tests/reliability/test_bad_input.py
+
+load: $(VENV)/.installed
+	RELIABILITY_LOAD_COUNT=20000 $(PY) -m pytest tests/reliability/test_nothing_lost.py -k load
 
 ## Build the Lambda zips into build/.
 package: $(VENV)/.installed

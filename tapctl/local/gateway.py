@@ -36,7 +36,7 @@ class Route:
     resource_path: str
     method: str
     function_arn: str
-    schema: dict | None
+    schema: object | None  # a compiled jsonschema validator of the model
     responses: dict
     burst: int
     rate: float
@@ -113,7 +113,9 @@ class Gateway:
             validator = apigateway.get_request_validator(restApiId=api_id, requestValidatorId=validator_id)
             model = described.get("requestModels", {}).get("application/json")
             if validator.get("validateRequestBody") and model:
-                schema = json.loads(apigateway.get_model(restApiId=api_id, modelName=model)["schema"])
+                schema = jsonschema.Draft4Validator(
+                    json.loads(apigateway.get_model(restApiId=api_id, modelName=model)["schema"])
+                )
         function_arn = match.group("arn") if match and integration.get("type") == "AWS_PROXY" else ""
         return Route(
             resource_id=resource["id"], resource_path=path, method=method, function_arn=function_arn, schema=schema,
@@ -231,13 +233,13 @@ def _json_content(headers):
     return content_type.split(";")[0].strip().lower() in ("application/json", "")
 
 
-def _validation_error(schema, body):
+def _validation_error(validator, body):
     """API Gateway's validationErrorString for a body, or None when it is valid."""
     try:
         document = json.loads(body)
     except ValueError as error:
         return f"[Invalid request body: {error}]"
-    errors = sorted(jsonschema.Draft4Validator(schema).iter_errors(document), key=lambda e: list(e.path))
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
     if not errors:
         return None
     messages, missing = [], []

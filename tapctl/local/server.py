@@ -38,6 +38,7 @@ class Emulator:
         self._clients = {}
         self._clients_lock = threading.Lock()
         self.sqs_quirks = SqsQuirks()
+        self._described = {}
         self.lambdas = LambdaRuntime(
             workdir, self.endpoint, region, self.describe_function, self.function_code, self.send_to_queue, retry_delay
         )
@@ -58,6 +59,16 @@ class Emulator:
             return self._clients[service]
 
     def describe_function(self, name):
+        """The function as deployed; read once per change of the control plane, not per invocation."""
+        key = (name, self.generation)
+        cached = self._described.get(key)
+        if cached is None:
+            cached = self._describe(name)
+            self._described = {k: v for k, v in self._described.items() if k[1] == self.generation}
+            self._described[key] = cached
+        return cached
+
+    def _describe(self, name):
         from tapctl.local.lambdas import FunctionConfig
 
         lambda_client = self.client("lambda")

@@ -1,0 +1,163 @@
+"""Bad input at volume: generated malformed and hostile bodies through the validator. Every answer is
+a 4xx with an error; nothing is written and nothing is invoked.
+
+Each body is invalid by construction (it breaks at least one rule of the contract), starting from a
+valid event and mutating it. RELIABILITY_FUZZ_COUNT sets how many (default 100 000; `make fuzz`: 1 000 000).
+"""
+
+import base64
+import json
+import os
+import random
+
+import pytest
+
+from handlers import runtime, validator
+from tests.support import Context
+
+COUNT = int(os.environ.get("RELIABILITY_FUZZ_COUNT", "100000"))
+VALID = {"event_id": "evt-1", "transaction_type": "payment", "amount": 12.5, "timestamp": "2026-11-29T17:45:00Z"}
+JUNK_VALUES = [None, True, False, 0, -1, 1e308, "", " ", "payment ", [], {}, [1, 2], {"a": 1}, "\u0000", "💸", 10**40]
+
+
+class Counting:
+    """Counts any call: for bad input there must be none."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __getattr__(self, name):
+        def call(**kwargs):
+            self.calls += 1
+            return {"StatusCode": 202}
+
+        return call
+
+
+def _event(rng):
+    event = dict(VALID, event_id=f"evt-{rng.randrange(10**9)}")
+    for _ in range(rng.randrange(4)):
+        event[f"x{rng.randrange(100)}"] = rng.choice(JUNK_VALUES)
+    return event
+
+
+def _text(event):
+    return json.dumps(event)
+
+
+def wrong_type(rng):
+    event = _event(rng)
+    field = rng.choice(validator.REQUIRED_FIELDS)
+    bad = {
+        "event_id": [None, 1, True, [], {}, "", "e" * 257],
+        "transaction_type": [None, 1, "Payment", "chargeback", "", ["payment"], {"t": "payment"}],
+        "amount": [None, True, False, "12.50", [], {}, "NaN"],
+        "timestamp": [None, 1764438300, "", "yesterday", "2026-11-29", "2026-11-29T17:45:00", "2026-02-30T00:00:00Z",
+                      "2026-11-29T24:00:00Z", "2026-11-29T17:45:00+25:00", "2026-11-29T17:45:00Z\n"],
+    }[field]
+    event[field] = rng.choice(bad)
+    return _text(event).encode()
+
+
+def missing_field(rng):
+    event = _event(rng)
+    del event[rng.choice(validator.REQUIRED_FIELDS)]
+    return _text(event).encode()
+
+
+def truncated(rng):
+    text = _text(_event(rng))
+    return text[: rng.randrange(0, len(text) - 1)].encode()
+
+
+def non_finite(rng):
+    return _text(_event(rng)).replace("12.5", rng.choice(["NaN", "Infinity", "-Infinity"])).encode()
+
+
+def huge_number(rng):
+    digits = rng.choice([39, 200, 5000, 100_000])
+    return _text(_event(rng)).replace("12.5", rng.choice(["9" * digits, "1e400", "-1e127", "1e-131"])).encode()
+
+
+def deep_nesting(rng):
+    depth = rng.choice([33, 100, 1000, 50_000 // 2])
+    return (_text(_event(rng))[:-1] + ', "deep": ' + "[" * depth + "]" * depth + "}").encode()
+
+
+def duplicate_key(rng):
+    field = rng.choice(validator.REQUIRED_FIELDS)
+    text = _text(_event(rng))
+    return (text[:-1] + f", {json.dumps(field)}: {json.dumps(VALID[field])}" + "}").encode()
+
+
+def invalid_utf8(rng):
+    data = bytearray(_text(_event(rng)).encode())
+    data.insert(rng.randrange(len(data)), rng.choice([0xFF, 0xC0, 0x80, 0xED]))
+    return bytes(data)
+
+
+def lone_surrogate(rng):
+    return (_text(_event(rng))[:-1] + ', "note": "\\ud83d"}').encode()
+
+
+def not_an_object(rng):
+    return json.dumps(rng.choice([[VALID], "payment", 12.5, None, True, [], ""])).encode()
+
+
+def oversized(rng):
+    event = _event(rng)
+    event["pad"] = "x" * (validator.MAX_BODY_BYTES + rng.randrange(1, 10_000))
+    return _text(event).encode()
+
+
+def random_bytes(rng):
+    return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200))).replace(b"{", b"[")
+
+
+MUTATIONS = [wrong_type, missing_field, truncated, non_finite, huge_number, deep_nesting, duplicate_key,
+             invalid_utf8, lone_surrogate, not_an_object, oversized, random_bytes]
+
+
+def proxy(body, rng):
+    if rng.random() < 0.3 or body and not _utf8(body):
+        if rng.random() < 0.1:
+            return {"body": base64.b64encode(body).decode()[:-2] + "!@", "isBase64Encoded": True}  # base64 garbage
+        return {"body": base64.b64encode(body).decode(), "isBase64Encoded": True}
+    return {"body": body.decode("utf-8"), "isBase64Encoded": False}
+
+
+def _utf8(data):
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@pytest.fixture
+def counting(monkeypatch):
+    monkeypatch.setenv(validator.TABLE_ENV, "t")
+    monkeypatch.setenv(validator.ROUTER_ENV, "r")
+    clients = {"dynamodb": Counting(), "lambda": Counting()}
+    for service, client in clients.items():
+        runtime.use_client(service, client)
+    yield clients
+    runtime.reset_clients()
+
+
+def test_malformed_and_hostile_bodies_never_reach_a_dependency(counting, capsys):
+    rng = random.Random(20261129)
+    statuses, by_kind = {}, {}
+    for number in range(COUNT):
+        mutation = MUTATIONS[number % len(MUTATIONS)]
+        response = validator.lambda_handler(proxy(mutation(rng), rng), Context())
+        status = response["statusCode"]
+        error = json.loads(response["body"]).get("error")
+        assert 400 <= status < 500 and isinstance(error, str) and error, (mutation.__name__, response)
+        statuses[status] = statuses.get(status, 0) + 1
+        by_kind[mutation.__name__] = by_kind.get(mutation.__name__, 0) + 1
+        if number % 2000 == 0:
+            capsys.readouterr()  # the log lines of the rejected requests
+    assert counting["dynamodb"].calls == 0 and counting["lambda"].calls == 0
+    assert sum(statuses.values()) == COUNT and set(statuses) <= {400, 413}
+    assert set(by_kind) == {mutation.__name__ for mutation in MUTATIONS}
