@@ -14,7 +14,10 @@ from tapctl.smoke import post_json
 from tests.support import TRANSACTION_TYPES, malformed_cases, sample, schema
 
 
-def receive_all(sqs, url, wait=5.0, expect=None):
+def receive_all(sqs, url, wait=10.0, until=None):
+    """Receive (and delete) messages until ``until(messages so far)`` holds or ``wait`` seconds pass.
+
+    Other tests' late messages may arrive first, so the condition names the message awaited."""
     found, deadline = [], time.monotonic() + wait
     while time.monotonic() < deadline:
         batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
@@ -22,9 +25,13 @@ def receive_all(sqs, url, wait=5.0, expect=None):
         for message in batch:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         found.extend(batch)
-        if expect is not None and len(found) >= expect:
+        if until is not None and until(found):
             break
     return found
+
+
+def has_event(event_id):
+    return lambda messages: any(event_id in message["Body"] for message in messages)
 
 
 def test_smoke_test_passes(deployment):
@@ -75,7 +82,8 @@ def test_each_type_is_routed_with_attributes_and_duplicates_are_refused(deployme
 
     sqs = deployment.client("sqs")
     url = deployment.outputs[f"{ {'payment': 'payments', 'refund': 'refunds', 'dispute': 'disputes'}[transaction_type]}_queue_url"]
-    mine = [m for m in receive_all(sqs, url, expect=1) if m["MessageAttributes"]["event_id"]["StringValue"] == event["event_id"]]
+    received = receive_all(sqs, url, until=has_event(event["event_id"]))
+    mine = [m for m in received if m["MessageAttributes"]["event_id"]["StringValue"] == event["event_id"]]
     assert len(mine) == 1
     assert mine[0]["MessageAttributes"]["transaction_type"]["StringValue"] == transaction_type
     body = json.loads(mine[0]["Body"])
@@ -98,7 +106,7 @@ def test_concurrent_duplicates_give_one_200(deployment):
     with ThreadPoolExecutor(max_workers=20) as pool:
         statuses = sorted(pool.map(deliver, range(20)))
     assert statuses == [200] + [409] * 19
-    messages = receive_all(deployment.client("sqs"), deployment.outputs["payments_queue_url"], expect=1)
+    messages = receive_all(deployment.client("sqs"), deployment.outputs["payments_queue_url"], until=has_event(event["event_id"]))
     assert [m["MessageAttributes"]["event_id"]["StringValue"] for m in messages].count(event["event_id"]) == 1
 
 
@@ -111,7 +119,7 @@ def test_a_message_received_three_times_moves_to_its_dlq(deployment):
         received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=1)
         assert any(marker in message["Body"] for message in received.get("Messages", []))
     sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0)  # the 4th receive redrives
-    assert any(marker in message["Body"] for message in receive_all(sqs, dlq, expect=1))
+    assert any(marker in message["Body"] for message in receive_all(sqs, dlq, until=has_event(marker)))
 
 
 def test_router_failures_end_in_the_failure_queue_after_retries(local_only):
@@ -124,7 +132,8 @@ def test_router_failures_end_in_the_failure_queue_after_retries(local_only):
     try:
         event = sample("dispute")
         assert post_json(deployment.url, event)[0] == 200
-        records = receive_all(deployment.client("sqs"), deployment.outputs["router_failures_queue_url"], wait=20, expect=1)
+        records = receive_all(deployment.client("sqs"), deployment.outputs["router_failures_queue_url"], wait=20,
+                              until=has_event(event["event_id"]))
     finally:
         lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": original})
     [record] = [json.loads(m["Body"]) for m in records if event["event_id"] in m["Body"]]
