@@ -10,7 +10,7 @@ CHECKOV_VERSION ?= 3.3.30
 TAPCTL_PLUGIN_DIR ?= $(shell dirname "$$(find / -maxdepth 4 -type d -name registry.terraform.io -not -path '*/.terraform/*' 2>/dev/null | head -n 1)" 2>/dev/null | grep -v '^\.$$')
 export TAPCTL_PLUGIN_DIR
 
-.PHONY: test test-unit test-terraform package plan demo demo-down bench bench-deploy fuzz load clean
+.PHONY: test test-unit test-terraform package plan demo demo-down bench bench-deploy bench-pipeline fuzz load clean
 ENV ?= $(ENVIRONMENT_SUFFIX)
 
 $(VENV)/.installed: pyproject.toml
@@ -55,6 +55,11 @@ demo-down: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/handlers.py
 	$(PY) bench/local_deploy.py
+	$(PY) bench/local_pipeline.py
+
+## Benchmark events/s and latency through the local pipeline against the emulator's own floor.
+bench-pipeline: $(VENV)/.installed
+	$(PY) bench/local_pipeline.py
 
 ## Benchmark the local target: full deploy, no-op update, destroy, against the one-queue floor.
 bench-deploy: $(VENV)/.installed

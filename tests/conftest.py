@@ -91,6 +91,10 @@ class Deployment:
     target: str
     outputs: dict
     endpoint: str = ""  # the emulator's, for the local target
+    options: tuple = ()  # tapctl's options that name this deployment
+
+    def tapctl(self, command, *args):
+        return CliRunner().invoke(main, [command, *self.options, *args])
 
     def client(self, service):
         if self.target == "local":
@@ -130,8 +134,10 @@ def deployment(tmp_path_factory):
     assert result.exit_code == 0, result.output
     outputs = json.loads(result.stdout)["outputs"]
     emulator = json.loads((state_dir / "local" / "itest" / "emulator.json").read_text())
-    yield Deployment("itest", "local", outputs, emulator["endpoint"])
+    yield Deployment("itest", "local", outputs, emulator["endpoint"], tuple(common))
 
+    # A test may have restarted the emulator: check what runs now.
+    emulator = json.loads((state_dir / "local" / "itest" / "emulator.json").read_text())
     result = CliRunner().invoke(main, ["destroy", *common, "--auto-approve"])
     assert result.exit_code == 0, result.output
     # Nothing left behind: the emulator's process and port, its workers, its folder.

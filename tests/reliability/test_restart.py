@@ -1,0 +1,40 @@
+"""The emulator dies mid-run (a crash, a reboot): what the user sees, and that tapctl says how to
+recover and then does. Runs last in the session: it replaces the session's emulator."""
+
+import json
+import os
+import signal
+import time
+
+from tapctl.smoke import post_json
+from tests.support import sample
+
+
+def test_a_restarted_emulator_is_reported_and_a_deploy_recovers(local_only):
+    deployment = local_only
+    state_dir = deployment.options[deployment.options.index("--state-dir") + 1]
+    emulator_file = os.path.join(state_dir, "local", deployment.env, "emulator.json")
+    pid = json.load(open(emulator_file))["pid"]
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(50):
+        try:
+            os.waitpid(pid, os.WNOHANG)
+            os.kill(pid, 0)
+        except (ChildProcessError, ProcessLookupError):
+            break
+        time.sleep(0.1)
+
+    result = deployment.tapctl("output")
+    assert result.exit_code == 7
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: the local emulator of {deployment.env} is not running: "
+        f"run `tapctl deploy --env {deployment.env} --target local` to start it again"
+    )
+    assert "Traceback" not in result.output
+    assert deployment.tapctl("smoke-test").exit_code == 7
+
+    result = deployment.tapctl("deploy", "--auto-approve", "--smoke")
+    assert result.exit_code == 0, result.output
+    assert "10/10 checks passed" in result.stdout
+    url = json.loads(deployment.tapctl("output", "--json").stdout)["api_endpoint"]
+    assert post_json(url, sample("payment"))[0] == 200
