@@ -4,7 +4,6 @@ The environment-name rule lives here for tapctl and in terraform/variables.tf fo
 tests/unit/test_config.py proves the two are the same rule.
 """
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +67,3 @@ class Settings:
         """This environment's own folder: working copy of the module, state, plans, .terraform."""
         base = Path(self.state_dir) if self.state_dir else self.project_dir / ".tapctl"
         return base / self.target / self.env
-
-
-def env_default():
-    return os.environ.get("ENVIRONMENT_SUFFIX")

@@ -116,7 +116,7 @@ class Terraform:
     def prepare(self, packages):
         """Refresh the working copy from the module and write tapctl's backend and variables files."""
         module = Path(self.settings.module)
-        if not (module / "versions.tf").is_file() and not list(module.glob("*.tf")):
+        if not any(module.glob("*.tf")):
             raise TerraformFailed(f"no terraform module in {module}")
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.copy.exists():
