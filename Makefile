@@ -67,10 +67,10 @@ bench-deploy: $(VENV)/.installed
 
 ## The reliability tier at full size: a million hostile bodies; 20 000 events through the local pipeline.
 fuzz: $(VENV)/.installed
-	RELIABILITY_FUZZ_COUNT=1000000 $(PY) -m pytest --timeout=3600 tests/reliability/test_bad_input.py
+	RELIABILITY_FUZZ_COUNT=1000000 $(PY) -m pytest --timeout=3600 -rP tests/reliability/test_bad_input.py
 
 load: $(VENV)/.installed
-	RELIABILITY_LOAD_COUNT=20000 $(PY) -m pytest --timeout=3600 tests/reliability/test_nothing_lost.py -k load
+	RELIABILITY_LOAD_COUNT=20000 $(PY) -m pytest --timeout=3600 -rP tests/reliability/test_nothing_lost.py -k load
 
 ## Build the Lambda zips into build/.
 package: $(VENV)/.installed

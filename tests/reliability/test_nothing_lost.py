@@ -10,6 +10,7 @@ RELIABILITY_LOAD_COUNT sets the load test's size (default 2 000; `make load` use
 import json
 import os
 import socket
+import threading
 import time
 import uuid
 from collections import Counter
@@ -35,42 +36,73 @@ def deliver(url, event, attempts=50):
     return status, body
 
 
-def drain(deployment, wait=10.0, ids=()):
-    """Every message now in each queue, DLQ and the failure queue, by where it was (messages deleted);
-    waits until each of ``ids`` has turned up (other tests' late messages may come first)."""
-    sqs = deployment.client("sqs")
-    places = {f"{kind}_queue": deployment.outputs[f"{QUEUE_OUTPUT[kind]}_queue_url"] for kind in TRANSACTION_TYPES}
-    places.update({f"{kind}_dlq": deployment.outputs[f"{QUEUE_OUTPUT[kind]}_dlq_url"] for kind in TRANSACTION_TYPES})
-    places["router_failures"] = deployment.outputs["router_failures_queue_url"]
-    found = {place: [] for place in places}
-    deadline = time.monotonic() + wait
-    while True:
-        empty = True
-        for place, url in places.items():
-            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
-                "Messages", []
-            )
+class Collector:
+    """Receives and deletes every message in each queue, DLQ and the failure queue, recording where each
+    event_id turned up (``located``: event_id -> list of places)."""
+
+    def __init__(self, deployment):
+        self.deployment = deployment
+        self.places = {f"{kind}_queue": deployment.outputs[f"{QUEUE_OUTPUT[kind]}_queue_url"] for kind in TRANSACTION_TYPES}
+        self.places.update({f"{kind}_dlq": deployment.outputs[f"{QUEUE_OUTPUT[kind]}_dlq_url"] for kind in TRANSACTION_TYPES})
+        self.places["router_failures"] = deployment.outputs["router_failures_queue_url"]
+        self.located = {}
+        self._lock = threading.Lock()
+        self._sqs = deployment.client("sqs")
+
+    def sweep(self, place, sqs=None):
+        """One receive (up to 10 messages) and one batch delete from ``place``; returns how many it took."""
+        sqs = sqs or self._sqs
+        url = self.places[place]
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if messages:
+            entries = [{"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]} for index, message in enumerate(messages)]
+            failed = sqs.delete_message_batch(QueueUrl=url, Entries=entries).get("Failed", [])
+            assert not failed, failed
+        with self._lock:
             for message in messages:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-                found[place].append(message)
-            empty = empty and not messages
-        if (empty and set(ids) <= set(where(found))) or time.monotonic() > deadline:
-            return found
+                self.located.setdefault(event_id_of(place, message), []).append(place)
+        return len(messages)
+
+    def until(self, ids=(), wait=10.0):
+        """Sweeps every place until all are empty and each of ``ids`` has turned up (other tests' late
+        messages may come first), or ``wait`` seconds have passed; returns ``located``."""
+        deadline = time.monotonic() + wait
+        while True:
+            taken = sum(self.sweep(place) for place in self.places)
+            if (not taken and set(ids) <= self.located.keys()) or time.monotonic() > deadline:
+                return self.located
+
+    @contextmanager
+    def in_background(self):
+        """Drains every place continuously (one thread each) while the body runs, so queues stay shallow:
+        moto's SendMessage and ReceiveMessage slow down as a queue fills."""
+        stop = threading.Event()
+
+        def keep_draining(place):
+            sqs = self.deployment.client("sqs")
+            while not stop.is_set():
+                if not self.sweep(place, sqs):
+                    stop.wait(0.1)
+
+        with ThreadPoolExecutor(max_workers=len(self.places)) as pool:
+            running = [pool.submit(keep_draining, place) for place in self.places]
+            try:
+                yield self
+            finally:
+                stop.set()
+                for future in running:
+                    future.result()  # re-raises a drainer's failure
+
+
+def drain(deployment, wait=10.0, ids=()):
+    """Every message now in each queue, DLQ and the failure queue, deleted; event_id -> places found."""
+    return Collector(deployment).until(ids, wait)
 
 
 def event_id_of(place, message):
     if place == "router_failures":
         return json.loads(json.loads(message["Body"])["requestPayload"]["message_body"])["event_id"]
     return json.loads(message["Body"])["event_id"]
-
-
-def where(found):
-    """event_id -> list of places it was found."""
-    located = {}
-    for place, messages in found.items():
-        for message in messages:
-            located.setdefault(event_id_of(place, message), []).append(place)
-    return located
 
 
 @pytest.fixture
@@ -111,7 +143,7 @@ def test_duplicate_races_give_one_200_and_one_message_per_event(clean):
         per_id.setdefault(event_id, Counter())[status] += 1
     assert all(counts == Counter({200: 1, 409: 19}) for counts in per_id.values()), per_id
     expected = {event["event_id"]: [f"{event['transaction_type']}_queue"] for event in events}
-    located = where(drain(deployment, ids=expected))
+    located = drain(deployment, ids=expected)
     assert {event_id: located.get(event_id) for event_id in expected} == expected
 
 
@@ -126,9 +158,9 @@ def test_dynamodb_unavailable_answers_503_and_stores_nothing(local_only, clean):
         TableName=deployment.outputs["dynamodb_table_name"], Key={"event_id": {"S": event["event_id"]}}
     )
     assert "Item" not in record
-    assert event["event_id"] not in where(drain(deployment, wait=2))
+    assert event["event_id"] not in drain(deployment, wait=2)
     assert deliver(deployment.url, event)[0] == 200  # the sender's retry, once DynamoDB is back
-    assert where(drain(deployment, ids=[event["event_id"]]))[event["event_id"]] == ["payment_queue"]
+    assert drain(deployment, ids=[event["event_id"]])[event["event_id"]] == ["payment_queue"]
 
 
 def test_failed_router_invoke_removes_the_record_and_the_retry_is_accepted(local_only, clean):
@@ -137,7 +169,7 @@ def test_failed_router_invoke_removes_the_record_and_the_retry_is_accepted(local
     with function_environment(deployment, "validator_function_name", variables={"ROUTER_LAMBDA_NAME": "no-such-router"}):
         assert post_json(deployment.url, event)[0] == 503
     assert deliver(deployment.url, event)[0] == 200
-    assert where(drain(deployment, ids=[event["event_id"]]))[event["event_id"]] == ["refund_queue"]
+    assert drain(deployment, ids=[event["event_id"]])[event["event_id"]] == ["refund_queue"]
 
 
 def test_sqs_failing_for_the_router_ends_in_the_failure_queue(local_only, clean):
@@ -146,7 +178,7 @@ def test_sqs_failing_for_the_router_ends_in_the_failure_queue(local_only, clean)
     with function_environment(deployment, "router_function_name",
                               variables={"AWS_ENDPOINT_URL_SQS": f"http://127.0.0.1:{closed_port()}"}):
         assert post_json(deployment.url, event)[0] == 200
-        located = where(drain(deployment, wait=30, ids=[event["event_id"]]))
+        located = drain(deployment, wait=30, ids=[event["event_id"]])
     assert located.get(event["event_id"]) == ["router_failures"]
 
 
@@ -160,7 +192,7 @@ def test_a_router_that_times_out_ends_in_the_failure_queue(local_only, clean):
         with function_environment(deployment, "router_function_name", Timeout=2,
                                   variables={"AWS_ENDPOINT_URL_SQS": f"http://127.0.0.1:{blackhole.getsockname()[1]}"}):
             assert post_json(deployment.url, event)[0] == 200
-            located = where(drain(deployment, wait=40, ids=[event["event_id"]]))
+            located = drain(deployment, wait=40, ids=[event["event_id"]])
     finally:
         blackhole.close()
     assert located.get(event["event_id"]) == ["router_failures"]
@@ -169,11 +201,16 @@ def test_a_router_that_times_out_ends_in_the_failure_queue(local_only, clean):
 def test_load_nothing_lost_nothing_misrouted(clean):
     deployment = clean
     events = [sample(TRANSACTION_TYPES[number % 3], event_id=f"load-{uuid.uuid4().hex}") for number in range(LOAD)]
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    collector = Collector(deployment)
+    started = time.perf_counter()
+    with collector.in_background(), ThreadPoolExecutor(max_workers=8) as pool:
         statuses = Counter(status for status, _ in pool.map(lambda event: deliver(deployment.url, event), events))
+    sent = time.perf_counter() - started
     assert statuses == Counter({200: LOAD})
     expected = {event["event_id"]: [f"{event['transaction_type']}_queue"] for event in events}
-    located = where(drain(deployment, wait=60, ids=expected))
+    located = collector.until(ids=expected, wait=120)
     lost = [event_id for event_id in expected if event_id not in located]
     misplaced = {event_id: located[event_id] for event_id in expected if event_id in located and located[event_id] != expected[event_id]}
-    assert (lost, misplaced) == ([], {})
+    assert (len(lost), misplaced) == (0, {}), lost[:10]
+    print(f"load: {LOAD} events accepted in {sent:.1f} s ({LOAD / sent:.1f} events/s, 8 clients); "
+          f"{len(expected)} found, each once in its own queue; 0 lost, 0 misrouted")
