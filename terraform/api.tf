@@ -141,7 +141,9 @@ resource "aws_api_gateway_stage" "this" {
     })
   }
 
-  depends_on = [aws_api_gateway_account.this]
+  # The validator names the router by its ARN, not through the resource, so nothing else orders the
+  # two: the stage goes live only once the router and its failure destination exist.
+  depends_on = [aws_api_gateway_account.this, module.router, aws_lambda_function_event_invoke_config.router]
 }
 
 resource "aws_api_gateway_method_settings" "all" {

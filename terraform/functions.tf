@@ -19,7 +19,7 @@ module "validator" {
 
   environment = {
     DYNAMODB_TABLE     = aws_dynamodb_table.this.name
-    ROUTER_LAMBDA_NAME = module.router.function_name
+    ROUTER_LAMBDA_NAME = local.names.router
   }
 }
 

@@ -11,7 +11,7 @@ locals {
     {
       sid       = "InvokeRouter"
       actions   = ["lambda:InvokeFunction"]
-      resources = [module.router.function_arn]
+      resources = [local.router_arn]
     },
   ]
 

