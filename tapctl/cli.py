@@ -218,16 +218,21 @@ def apply(settings, plan_file):
 def deploy(settings, var_files, auto_approve, smoke):
     """Package, plan, confirm and apply: the whole deployment of one environment.
 
+    With --auto-approve and nothing deployed yet, the plan and the apply are one terraform run.
+
     Example: tapctl deploy --env dev --auto-approve --smoke
     """
     terraform = _terraform(settings, var_files)
-    plan_file = settings.workdir / "deploy.tfplan"
-    summary = terraform.plan(plan_file)
-    _progress(summary.line())
-    if summary.has_changes:
-        if not auto_approve and not click.confirm(f"Apply these changes to {settings.env}?", err=True):
-            raise ChecksFailed("deploy cancelled: nothing was changed")
-        terraform.apply(plan_file)
+    if auto_approve and not terraform.deployed():
+        summary = terraform.apply_now()  # a first deploy, approved: plan and apply in one terraform run
+    else:
+        plan_file = settings.workdir / "deploy.tfplan"
+        summary = terraform.plan(plan_file)
+        _progress(summary.line())
+        if summary.has_changes:
+            if not auto_approve and not click.confirm(f"Apply these changes to {settings.env}?", err=True):
+                raise ChecksFailed("deploy cancelled: nothing was changed")
+            terraform.apply(plan_file)
     outputs = _target_outputs(settings, terraform.output())
     result = {"plan": summary.as_dict(), "outputs": outputs}
     if not settings.json_output:

@@ -48,7 +48,7 @@ class PlanSummary:
     change: int
     destroy: int
     environment: str
-    plan_file: str
+    plan_file: str | None  # None when planned and applied in one run
 
     @property
     def has_changes(self):
@@ -68,6 +68,12 @@ class PlanSummary:
             "plan_file": self.plan_file,
         }
 
+
+# The UI messages shown as progress. A plan's own summary is left out: it is the command's result.
+SHOWN = frozenset({
+    "apply_complete", "apply_errored", "planned_change", "resource_drift",
+    "change_summary:apply", "change_summary:destroy",
+})
 
 # First error diagnostic -> the failure a user can act on. Order matters: most specific first.
 _FAILURES = (
@@ -159,12 +165,38 @@ class Terraform:
         args = ["plan", "-input=false", "-json", "-lock-timeout=0s", f"-out={plan_file}", *self._var_args()]
         if destroy:
             args.append("-destroy")
-        messages = self._run(args)
+        return self._plan_summary(self._run(args), str(plan_file))
+
+    def apply_now(self):
+        """Plan and apply in one terraform run, for an approved deploy with nothing to review against
+        (an empty state): one provider start and one refresh fewer than plan, then apply. The plan is
+        still shown as progress; returns its summary."""
+        messages = self._run(
+            ["apply", "-input=false", "-json", "-lock-timeout=0s", "-auto-approve", *self._var_args()],
+            show=SHOWN | {"change_summary:plan"},
+        )
+        return self._plan_summary(messages, plan_file=None)
+
+    def deployed(self):
+        """Whether the environment's state holds any resource."""
+        if self.settings.backend_config:
+            text = self._run(["state", "pull"], stream_json=False)
+        else:
+            try:
+                text = (self.workdir / "terraform.tfstate").read_text()
+            except FileNotFoundError:
+                return False
+        try:
+            return bool(json.loads(text or "{}").get("resources"))
+        except (ValueError, AttributeError):
+            return True  # unreadable: take the path that plans first
+
+    def _plan_summary(self, messages, plan_file):
         counts = {"add": 0, "change": 0, "remove": 0}
         for message in messages:
-            if message.get("type") == "change_summary":
-                counts.update(message.get("changes", {}))
-        return PlanSummary(counts["add"], counts["change"], counts["remove"], self.settings.env, str(plan_file))
+            if message.get("type") == "change_summary" and message.get("changes", {}).get("operation") == "plan":
+                counts.update(message["changes"])
+        return PlanSummary(counts["add"], counts["change"], counts["remove"], self.settings.env, plan_file)
 
     def plan_environment(self, plan_file):
         """The environment_suffix a saved plan was made for."""
@@ -181,7 +213,9 @@ class Terraform:
             raise PlanMismatch(f"{plan_file} is a plan for environment {planned!r}, not {self.settings.env!r}")
 
     def apply(self, plan_file):
-        self._run(["apply", "-input=false", "-json", "-lock-timeout=0s", str(Path(plan_file).resolve())])
+        # A saved plan was reviewed when it was made: show what is applied, not the plan again.
+        self._run(["apply", "-input=false", "-json", "-lock-timeout=0s", str(Path(plan_file).resolve())],
+                  show=SHOWN - {"planned_change", "resource_drift"})
 
     def destroy(self):
         self._run(["destroy", "-input=false", "-json", "-lock-timeout=0s", "-auto-approve", *self._var_args()])
@@ -207,9 +241,10 @@ class Terraform:
             "CHECKPOINT_DISABLE": "1",
         }
 
-    def _run(self, args, stream_json=True):
-        """Run terraform in the working copy. With ``stream_json``, show its UI stream as progress and
-        return the messages; otherwise return stdout. A failure raises the matching tapctl error."""
+    def _run(self, args, stream_json=True, show=SHOWN):
+        """Run terraform in the working copy. With ``stream_json``, show the ``show`` kinds of its UI
+        stream as progress and return the messages; otherwise return stdout. A failure raises the
+        matching tapctl error."""
         command = [self.binary, f"-chdir={self.copy}", *args]
         try:
             process = subprocess.Popen(
@@ -222,7 +257,8 @@ class Terraform:
             )
         except OSError as exc:
             raise ToolMissing(f"cannot run {self.binary}: {exc.strerror}") from None
-        messages, errors, plain = [], [], []
+        messages, plain = [], []
+        ui = UiStream(self.progress, show)
         for line in process.stdout:
             if not stream_json:
                 plain.append(line)
@@ -233,35 +269,74 @@ class Terraform:
                 plain.append(line)
                 continue
             messages.append(message)
-            self._show(message, errors)
+            ui.show(message)
+        ui.finish()
         stderr = process.stderr.read()
         if process.wait() != 0:
-            text = "\n".join(errors) or _first_error(stderr) or _first_error("".join(plain)) or stderr
+            text = "\n".join(ui.errors) or _first_error(stderr) or _first_error("".join(plain)) or stderr
             raise _classify(args[0], self.settings.env, text)
         return messages if stream_json else "".join(plain)
 
-    def _show(self, message, errors):
+
+class UiStream:
+    """Shows terraform's JSON UI stream as progress lines and collects its error diagnostics.
+
+    Drift is shown only for resources the plan then changes, as terraform's own text view does. A
+    refresh right after a create reports drift on most resources (the provider reads back empty tags,
+    maps and lists where the configuration left them null, and the roles' inline policies created
+    after them); those lead to no change and would bury drift that matters.
+    """
+
+    def __init__(self, progress, show=SHOWN):
+        self.progress = progress
+        self.shown = show
+        self.errors = []
+        self._drift = []
+        self._changing = set()
+
+    def show(self, message):
         kind = message.get("type")
+        if kind == "change_summary":
+            self.finish()  # the plan is complete: every planned change has been seen
+            kind = f"change_summary:{message.get('changes', {}).get('operation')}"
         if kind == "diagnostic":
             diagnostic = message.get("diagnostic", {})
             text = f"{diagnostic.get('summary', '')}: {diagnostic.get('detail', '')}".strip(": ")
             if message.get("@level") == "error":
-                errors.append(text)
+                self.errors.append(text)
             else:
                 self.progress(f"warning: {diagnostic.get('summary', '')}")
-        elif kind in ("apply_complete", "apply_errored", "planned_change", "resource_drift"):
-            self.progress(message.get("@message", ""))
-        elif kind == "change_summary" and message.get("changes", {}).get("operation") != "plan":
-            self.progress(message.get("@message", ""))  # the plan's own summary is the command's result
+        elif kind == "resource_drift":
+            if kind in self.shown:
+                self._drift.append(message)
+        else:
+            if kind == "planned_change":
+                self._changing.add(_address(message))
+            if kind in self.shown:
+                self.progress(message.get("@message", ""))
+
+    def finish(self):
+        for message in self._drift:
+            if _address(message) in self._changing:
+                self.progress(message.get("@message", ""))
+        self._drift.clear()
+
+
+def _address(message):
+    return message.get("change", {}).get("resource", {}).get("addr")
 
 
 def _first_error(text):
     lines = [line.strip(" │╷╵\t") for line in text.splitlines()]
     for index, line in enumerate(lines):
-        if line.startswith("Error: "):
+        if line.startswith("Error: ") and not line.startswith(_INIT_PREAMBLE):
             detail = next((rest for rest in lines[index + 1 :] if rest), "")
             return f"{line[len('Error: '):]}: {detail}" if detail else line[len("Error: ") :]
     return ""
+
+
+# init's own heading before the configuration errors that it then lists.
+_INIT_PREAMBLE = "Error: Terraform encountered problems during initiali"
 
 
 def _package_variable(function):

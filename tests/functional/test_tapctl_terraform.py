@@ -90,6 +90,29 @@ def test_deploy_asks_before_applying(project):
     assert document["plan"]["add"] == 1 and document["outputs"]["api_endpoint"].endswith("/dev/v1/webhook")
 
 
+def test_an_approved_first_deploy_is_one_terraform_run_and_later_ones_plan_first(project, tmp_path):
+    result = tapctl("deploy", "--env", "dev", "--auto-approve", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["plan"] == {
+        "environment": "dev", "add": 1, "change": 0, "destroy": 0, "plan_file": None
+    }
+    assert "terraform_data.stack: Plan to create" in result.stderr  # the plan is still shown
+    assert "Plan: 1 to add, 0 to change, 0 to destroy." in result.stderr
+    assert "terraform_data.stack: Creation complete" in result.stderr
+
+    revision = tmp_path / "revision.tfvars.json"
+    revision.write_text(json.dumps({"revision": "2"}))
+    result = tapctl("deploy", "--env", "dev", "--auto-approve", "--json", "--var-file", str(revision))
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)["plan"]
+    assert (plan["add"] + plan["change"], plan["plan_file"].endswith("deploy.tfplan")) == (1, True)
+    assert result.stderr.count("terraform_data.stack: Plan to") == 1  # shown by the plan, not again by the apply
+
+    result = tapctl("deploy", "--env", "dev", "--auto-approve", "--var-file", str(revision))
+    assert result.exit_code == 0, result.output
+    assert "dev: no changes" in result.stderr and "Apply complete" not in result.stderr
+
+
 def test_destroy_requires_the_typed_environment_name(project):
     assert tapctl("deploy", "--env", "dev", "--auto-approve").exit_code == 0
     result = tapctl("destroy", "--env", "dev", input="prod\n")
@@ -143,14 +166,19 @@ def test_missing_environment_says_how_to_give_it(project):
     assert "Missing option '--env'" in result.output and "ENVIRONMENT_SUFFIX" in result.output
 
 
-def test_terraform_error_is_one_line(project, tmp_path):
+@pytest.mark.parametrize(("command", "body", "expected"), [
+    ("plan", "input = var.undeclared", "terraform plan failed for dev: Reference to undeclared input variable"),
+    # init's own heading ("Terraform encountered problems during initialisation") is not the error.
+    ("init", "input = 1\n  input = 2", "terraform init failed for dev: Attribute redefined: on main.tf line 3"),
+], ids=["at-plan", "at-init"])
+def test_a_terraform_error_is_one_line_naming_it(project, tmp_path, command, body, expected):
     broken = tmp_path / "broken-module"
     broken.mkdir()
-    (broken / "main.tf").write_text('resource "terraform_data" "x" {\n  input = var.undeclared\n}\n')
-    result = CliRunner().invoke(main, ["plan", "--env", "dev", "--module-dir", str(broken)])
+    (broken / "main.tf").write_text(f'resource "terraform_data" "x" {{\n  {body}\n}}\n')
+    result = CliRunner().invoke(main, [command, "--env", "dev", "--module-dir", str(broken)])
     assert result.exit_code == 4
     [line] = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert "terraform plan failed for dev: Reference to undeclared input variable" in line
+    assert line.startswith(f"Error: {expected}"), line
     assert "Traceback" not in result.output
 
 

@@ -44,6 +44,30 @@ def test_smoke_test_passes(deployment):
     assert result.stdout.splitlines()[-1].endswith("checks passed")
 
 
+def test_a_plan_right_after_the_deploy_shows_no_changes_and_no_drift(local_only):
+    """The first refresh after a create reads back attributes the provider stored differently (empty
+    tags for null, the roles' inline policies); tapctl shows drift only where the plan changes something."""
+    result = local_only.tapctl("plan")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [f"{local_only.env}: no changes"]
+    assert "Drift detected" not in result.stderr
+
+
+def test_the_validator_may_invoke_the_deployed_router_and_nothing_else(deployment):
+    """The module names the router's ARN before the router exists; it must be the ARN it then gets."""
+    iam = deployment.client("iam")
+    role = deployment.client("lambda").get_function_configuration(
+        FunctionName=deployment.outputs["validator_function_name"]
+    )["Role"].rsplit("/", 1)[1]
+    statements = [
+        statement
+        for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]
+        for statement in iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]["Statement"]
+    ]
+    invoking = [statement for statement in statements if "lambda:InvokeFunction" in statement["Action"]]
+    assert [statement["Resource"] for statement in invoking] == [[deployment.outputs["router_lambda_arn"]]]
+
+
 @pytest.mark.parametrize("case", malformed_cases(), ids=lambda case: case["name"])
 def test_malformed_bodies_get_a_4xx_with_an_error(deployment, case):
     status, body, _ = post_json(deployment.url, case["body"].encode())
