@@ -1,0 +1,40 @@
+"""The AWS calls each handler makes per event, counted with botocore's event hooks against moto: the
+handlers' lean path is a contract (bench/handlers.py reports the same counts)."""
+
+import io
+import json
+from contextlib import redirect_stdout
+
+import pytest
+
+from handlers import router, runtime, validator
+from tests.support import Context, proxy_event, sample
+
+
+@pytest.fixture
+def calls(pipeline):
+    made = []
+    for service in ("dynamodb", "lambda", "sqs"):
+        runtime.client(service).meta.events.register(
+            "before-call", lambda event_name, **_: made.append(event_name.split(".", 1)[1])
+        )
+    return made
+
+
+def operations(calls, handler, event):
+    calls.clear()
+    with redirect_stdout(io.StringIO()):  # the handlers' log lines
+        handler(event, Context())
+    return list(calls)
+
+
+def test_the_validator_makes_two_calls_for_a_new_event_one_for_a_duplicate_none_for_a_bad_body(calls):
+    event = sample("payment")
+    assert operations(calls, validator.lambda_handler, proxy_event(event)) == ["dynamodb.PutItem", "lambda.Invoke"]
+    assert operations(calls, validator.lambda_handler, proxy_event(event)) == ["dynamodb.PutItem"]
+    assert operations(calls, validator.lambda_handler, proxy_event({"event_id": "x"})) == []
+
+
+def test_the_router_makes_one_call_per_event(calls):
+    body = json.dumps(sample("refund"))
+    assert operations(calls, router.lambda_handler, {"message_body": body}) == ["sqs.SendMessage"]
