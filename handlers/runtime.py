@@ -12,13 +12,17 @@ import time
 import boto3
 from botocore.config import Config
 
-# A webhook sender waits on the validator: a stuck connection must fail fast and leave time for the
-# rollback, well inside the function's 30 s timeout. "standard" retries back off on throttling.
+# A webhook sender waits on the validator, and a stuck connection must fail fast. A call's worst case
+# is 2 attempts x (1 s connect + 2 s read) plus at most 1 s of "standard" back-off: CALL_WORST_CASE_S.
+# The validator's three calls (record, hand-over, rollback) then end within 21 s: before API Gateway
+# gives up (29 s) and inside the function's timeout (terraform: validator_timeout, at least 21 s).
+# DynamoDB and Lambda's async invoke answer in milliseconds; 2 s is a stuck call, not a slow one.
 CLIENT_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=5,
-    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=1,
+    read_timeout=2,
+    retries={"mode": "standard", "max_attempts": 2},
 )
+CALL_WORST_CASE_S = 2 * (1 + 2) + 1
 
 _clients = {}
 
@@ -47,6 +51,12 @@ def function_name(context, default):
 
 def request_id(context):
     return getattr(context, "aws_request_id", None)
+
+
+def seconds_left(context):
+    """Time left before Lambda stops this invocation (unbounded when the context cannot say)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return remaining() / 1000 if remaining else float("inf")
 
 
 def log_invocation(*, function, request, event_id, outcome, status, started, error=None):

@@ -255,7 +255,7 @@ def iso_utc(epoch_seconds):
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def accept(event, *, now, request, table, router):
+def accept(event, *, now, request, table, router, seconds_left=lambda: float("inf")):
     """Record the event once and invoke the router; raise ``Rejected`` for a duplicate or a failed dependency.
 
     The record's life (one item per event_id):
@@ -267,6 +267,12 @@ def accept(event, *, now, request, table, router):
 
     ``expires_at < :now`` in the condition matters because TTL deletion lags: an expired record must
     not turn a legitimate re-delivery into a duplicate.
+
+    Two ways a record could be kept with no hand-over, so that the sender's retry would get a 409 and the
+    event would be lost, are closed here. A PutItem whose answer was lost is retried by botocore and
+    then fails its condition on this request's own record: the failure returns the record, and this
+    request carries on. And the hand-over starts only with time left for it and for the rollback
+    (``seconds_left``): a function stopped by its timeout in between would leave the record behind.
     """
     dynamodb = runtime.client("dynamodb")
     received_at = iso_utc(now)
@@ -288,15 +294,20 @@ def accept(event, *, now, request, table, router):
             Item=item,
             ConditionExpression=DEDUP_CONDITION,
             ExpressionAttributeValues={":now": {"N": str(int(now))}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise Rejected(503, UNAVAILABLE_ERROR, "record_failed") from exc
+        if exc.response.get("Item", {}).get("request_id") != own_record[":request_id"]:
             raise Rejected(409, DUPLICATE_ERROR, "duplicate") from None
-        raise Rejected(503, UNAVAILABLE_ERROR, "record_failed") from exc
+        # else: our own first attempt stored it and its answer was lost; the record is ours
     except BotoCoreError as exc:
         raise Rejected(503, UNAVAILABLE_ERROR, "record_failed") from exc
 
     try:
+        if seconds_left() < 2 * runtime.CALL_WORST_CASE_S:
+            raise RuntimeError(f"{seconds_left():.1f} s left: too little to hand over and, if that fails, to roll back")
         answer = runtime.client("lambda").invoke(
             FunctionName=router,
             InvocationType="Event",
@@ -347,6 +358,7 @@ def lambda_handler(event, context):
             request=request,
             table=os.environ[TABLE_ENV],
             router=os.environ[ROUTER_ENV],
+            seconds_left=lambda: runtime.seconds_left(context),
         )
         outcome, status = "accepted", 200
         return _response(200, {"message": ACCEPTED_MESSAGE, "event_id": body["event_id"]})

@@ -60,6 +60,10 @@ class Context:
 
     function_name: str = "webhook-validator-test"
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    remaining_ms: int = 30_000  # the deployed validator's timeout
+
+    def get_remaining_time_in_millis(self):
+        return self.remaining_ms
 
 
 def answer(response):

@@ -225,6 +225,40 @@ def test_invoke_and_rollback_both_failing_is_reported(pipeline, monkeypatch, cap
     assert log["outcome"] == "handover_failed_record_kept"
 
 
+def test_a_write_whose_answer_was_lost_is_retried_and_the_event_goes_on(pipeline):
+    # DynamoDB stored the record but its answer never arrived (a read timeout), so botocore retries the
+    # write, and the retry fails its condition on this request's own record. Without care that is a
+    # 409 for an event nobody handed over: lost. The answer is dropped at botocore's retry decision,
+    # the one fault injected; the write and the retry are real.
+    lost = []
+
+    def lose_the_first_answer(attempts, response, **_):
+        if not lost and response is not None and response[0].status_code == 200:
+            lost.append(attempts)
+            return 0  # retry at once, as after a read timeout
+
+    runtime.client("dynamodb").meta.events.register_first("needs-retry.dynamodb.PutItem", lose_the_first_answer)
+    event = sample("dispute")
+    assert deliver(event) == accepted(event["event_id"])
+    assert lost == [1]
+    assert [invoke["function"] for invoke in pipeline.invokes] == [pipeline.router_name]
+    assert pipeline.record(event["event_id"]) is not None
+
+
+def test_the_hand_over_starts_only_with_time_left_to_undo_it(pipeline, capsys):
+    # Stopped by its timeout between the write and the rollback, the validator would keep a record
+    # with no hand-over: the sender's retry would get a 409.
+    event = sample("payment")
+    short = Context(remaining_ms=int(2 * runtime.CALL_WORST_CASE_S * 1000) - 1)
+    status, body = answer(validator.lambda_handler(proxy_event(event), short))
+    assert (status, body) == (503, {"error": validator.UNAVAILABLE_ERROR})
+    assert pipeline.invokes == [] and pipeline.record(event["event_id"]) is None
+    log = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert log["outcome"] == "handover_failed" and "too little to hand over" in log["error"]
+
+    assert deliver(event) == accepted(event["event_id"])  # with the deployed timeout's time: accepted
+
+
 def test_missing_configuration_is_an_error_not_an_answer(pipeline, monkeypatch):
     monkeypatch.delenv(validator.TABLE_ENV)
     with pytest.raises(KeyError):
