@@ -95,13 +95,13 @@ variable "lambda_memory_size" {
 }
 
 variable "validator_timeout" {
-  description = "Timeout of webhook-validator in seconds (API Gateway gives up after 29 s)."
+  description = "Timeout of webhook-validator in seconds, at least 21: the worst case of its three AWS calls (record, hand-over, rollback), which must all end before Lambda stops it. API Gateway gives up after 29 s."
   type        = number
   default     = 30
 
   validation {
-    condition     = var.validator_timeout >= 1 && var.validator_timeout <= 900 && floor(var.validator_timeout) == var.validator_timeout
-    error_message = "validator_timeout must be a whole number of seconds from 1 to 900."
+    condition     = var.validator_timeout >= 21 && var.validator_timeout <= 900 && floor(var.validator_timeout) == var.validator_timeout
+    error_message = "validator_timeout must be a whole number of seconds from 21 to 900."
   }
 }
 

@@ -6,7 +6,7 @@ import importlib
 import json
 import re
 
-from handlers import router, validator
+from handlers import router, runtime, validator
 from tapctl.config import REQUIRED_OUTPUTS
 from tests.support import ROOT
 from tests.terraform.conftest import run
@@ -26,6 +26,9 @@ def test_module_agrees_with_the_handlers(terraform, module_copy):
         "TTL attribute": f'aws_dynamodb_table.this.ttl[0].attribute_name == "{validator.TTL_ATTRIBUTE}"',
         "design outputs exist": " && ".join(f"output.{name} != null" for name in REQUIRED_OUTPUTS),
     }
+    # The validator's record, hand-over and rollback must all fit in its timeout, and the smallest
+    # timeout the module accepts is exactly that.
+    least_timeout = 3 * runtime.CALL_WORST_CASE_S
     asserts = "\n".join(
         f"  assert {{\n    condition     = {condition}\n    error_message = {json.dumps(name)}\n  }}"
         for name, condition in conditions.items()
@@ -37,13 +40,16 @@ def test_module_agrees_with_the_handlers(terraform, module_copy):
         '  validator_package_path = "tests/fixtures/empty.zip"\n'
         '  router_package_path    = "tests/fixtures/empty.zip"\n'
         "}\n\n"
-        f'run "contract" {{\n{asserts}\n}}\n'
+        f'run "contract" {{\n{asserts}\n}}\n\n'
+        f'run "least_validator_timeout" {{\n  command = plan\n  variables {{\n    validator_timeout = {least_timeout:g}\n  }}\n}}\n\n'
+        f'run "validator_timeout_below_the_handlers_worst_case" {{\n  command = plan\n'
+        f'  variables {{\n    validator_timeout = {least_timeout - 1:g}\n  }}\n  expect_failures = [var.validator_timeout]\n}}\n'
     )
     try:
         result = run(terraform, "test", "-no-color", "-filter=tests/contract.tftest.hcl", cwd=module_copy, check=False)
     finally:
         (module_copy / "tests" / "contract.tftest.hcl").unlink()
-    assert result.returncode == 0 and "1 passed, 0 failed" in result.stdout, result.stdout + result.stderr
+    assert result.returncode == 0 and "3 passed, 0 failed" in result.stdout, result.stdout + result.stderr
 
 
 def test_handler_entry_points_exist():
