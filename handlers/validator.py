@@ -306,8 +306,9 @@ def accept(event, *, now, request, table, router, seconds_left=lambda: float("in
         raise Rejected(503, UNAVAILABLE_ERROR, "record_failed") from exc
 
     try:
-        if seconds_left() < 2 * runtime.CALL_WORST_CASE_S:
-            raise RuntimeError(f"{seconds_left():.1f} s left: too little to hand over and, if that fails, to roll back")
+        left = seconds_left()
+        if left < 2 * runtime.CALL_WORST_CASE_S:
+            raise RuntimeError(f"{left:.1f} s left: too little to hand over and, if that fails, to roll back")
         answer = runtime.client("lambda").invoke(
             FunctionName=router,
             InvocationType="Event",
