@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -246,37 +247,41 @@ class Terraform:
         stream as progress and return the messages; otherwise return stdout. A failure raises the
         matching tapctl error."""
         command = [self.binary, f"-chdir={self.copy}", *args]
-        try:
-            process = subprocess.Popen(
-                command,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                stdin=subprocess.DEVNULL,
-                text=True,
-                env=self._environment(),
-            )
-        except OSError as exc:
-            raise ToolMissing(f"cannot run {self.binary}: {exc.strerror}") from None
-        messages, plain = [], []
-        ui = UiStream(self.progress, show)
-        for line in process.stdout:
-            if not stream_json:
-                plain.append(line)
-                continue
+        # stderr goes to a file: read only after stdout ends, a pipe would fill up (TF_LOG writes
+        # there) and block terraform while tapctl waits on its stdout.
+        with tempfile.TemporaryFile(mode="w+") as stderr_file:
             try:
-                message = json.loads(line)
-            except ValueError:
-                plain.append(line)
-                continue
-            messages.append(message)
-            ui.show(message)
-        ui.finish()
-        stderr = process.stderr.read()
-        if process.wait() != 0:
+                process = subprocess.Popen(
+                    command,
+                    stdout=subprocess.PIPE,
+                    stderr=stderr_file,
+                    stdin=subprocess.DEVNULL,
+                    text=True,
+                    env=self._environment(),
+                )
+            except OSError as exc:
+                raise ToolMissing(f"cannot run {self.binary}: {exc.strerror}") from None
+            messages, plain = [], []
+            ui = UiStream(self.progress, show)
+            for line in process.stdout:
+                if not stream_json:
+                    plain.append(line)
+                    continue
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    plain.append(line)
+                    continue
+                messages.append(message)
+                ui.show(message)
+            ui.finish()
+            failed = process.wait() != 0
+            stderr_file.seek(0)
+            stderr = stderr_file.read()
+        if failed:
             text = "\n".join(ui.errors) or _first_error(stderr) or _first_error("".join(plain)) or stderr
             raise _classify(args[0], self.settings.env, text)
         return messages if stream_json else "".join(plain)
-
 
 class UiStream:
     """Shows terraform's JSON UI stream as progress lines and collects its error diagnostics.

@@ -182,6 +182,15 @@ def test_a_terraform_error_is_one_line_naming_it(project, tmp_path, command, bod
     assert "Traceback" not in result.output
 
 
+@pytest.mark.timeout(60)
+def test_terraform_debug_logging_does_not_stall_tapctl(project, monkeypatch):
+    # TF_LOG writes megabytes to terraform's stderr, which tapctl reads only once stdout has ended.
+    monkeypatch.setenv("TF_LOG", "TRACE")
+    result = tapctl("plan", "--env", "dev")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "dev: 1 to add, 0 to change, 0 to destroy\n"
+
+
 def test_locked_state_is_reported_as_locked(project, tmp_path):
     import fcntl
 
