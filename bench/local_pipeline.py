@@ -26,11 +26,11 @@ import boto3
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tapctl.config import QUEUE_OUTPUTS  # noqa: E402
 from tapctl.smoke import post_json  # noqa: E402
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
 EVENTS = int(os.environ.get("BENCH_PIPELINE_EVENTS", "1200"))
-TYPES = {"payment": "payments", "refund": "refunds", "dispute": "disputes"}
 
 
 def percentile(samples, fraction):
@@ -76,7 +76,7 @@ def floor(endpoint):
 
 
 def pipeline(url):
-    kinds = list(TYPES)
+    kinds = list(QUEUE_OUTPUTS)
     events = [{"event_id": f"bench-{uuid.uuid4().hex}", "transaction_type": kinds[n % 3], "amount": 10.5,
                "timestamp": "2026-11-29T17:45:00Z"} for n in range(EVENTS)]
     statuses = {}
@@ -95,8 +95,8 @@ def delivered(endpoint, outputs, expected, wait=60):
     seen = {}
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline and len(seen) < len(expected):
-        for kind, prefix in TYPES.items():
-            url = outputs[f"{prefix}_queue_url"]
+        for kind, output in QUEUE_OUTPUTS.items():
+            url = outputs[output]
             for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
                 event_id = json.loads(message["Body"])["event_id"]

@@ -434,5 +434,7 @@ def local_queues(settings, show):
         lines.append(f"{name.removesuffix('_url')}: {count} message(s)")
         lines.extend(f"    {body}" for body in bodies)
     _emit(settings, report, lines)
+
+
 if __name__ == "__main__":
     main()

@@ -20,7 +20,8 @@ from datetime import datetime, timezone
 
 from tapctl.config import QUEUE_OUTPUTS
 
-# The answers of the contract (handlers/validator.py; tests/unit/test_smoke_contract.py checks they agree).
+# The answers of the contract, spelled again so that the CLI never imports the handlers (and boto3);
+# tests/unit/test_config.py checks they agree with handlers/validator.py.
 ACCEPTED_MESSAGE = "Event validated and queued for processing"
 DUPLICATE_ERROR = "Duplicate event"
 TRANSACTION_TYPES = tuple(QUEUE_OUTPUTS)

@@ -63,10 +63,9 @@ class Bucket:
 
 
 class Gateway:
-    def __init__(self, clients, runtime, region, account):
+    def __init__(self, clients, runtime, account):
         self.clients = clients
         self.runtime = runtime
-        self.region = region
         self.account = account
         self.routes = {}
         self.buckets = {}
@@ -128,15 +127,15 @@ class Gateway:
             policy = json.loads(lambda_client.get_policy(FunctionName=function_arn.split(":")[-1])["Policy"])
         except lambda_client.exceptions.ResourceNotFoundException:
             return False
-        source = f"arn:aws:execute-api:{self.region}:{self.account}:{api_id}/{stage}/{method}{path}"
+        # moto keeps the account out of execution ARNs: compare the API/stage/method/path part only.
+        source = f"{api_id}/{stage}/{method}{path}"
         for statement in policy.get("Statement", []):
             principal = statement.get("Principal", {})
             service = principal.get("Service") if isinstance(principal, dict) else principal
             if statement.get("Effect") != "Allow" or service != "apigateway.amazonaws.com":
                 continue
             pattern = statement.get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn")
-            # moto keeps the account out of execution ARNs; compare the API/stage/method/path part.
-            if pattern is None or fnmatch.fnmatchcase(source.split(":")[-1], pattern.split(":")[-1]):
+            if pattern is None or fnmatch.fnmatchcase(source, pattern.split(":")[-1]):
                 return True
         return False
 
@@ -148,7 +147,9 @@ class Gateway:
             return 403, {"Content-Type": "application/json"}, json.dumps({"message": "Forbidden"})
         if not route.function_arn:
             return self._error(route, "MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
-        bucket = self.buckets.setdefault((api_id, stage), Bucket(route.burst, route.rate, tokens=route.burst))
+        bucket = self.buckets.get((api_id, stage))
+        if bucket is None:
+            bucket = self.buckets.setdefault((api_id, stage), Bucket(route.burst, route.rate, tokens=route.burst))
         bucket.burst, bucket.rate = route.burst, route.rate
         if not bucket.take():
             return self._error(route, "THROTTLED", 429, "Too Many Requests")

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tapctl.local.emulator import FAKE_KEY
+
 DEFAULT_CONCURRENCY = 10  # unreserved functions: a small local bound
 
 
@@ -163,8 +165,8 @@ class LambdaRuntime:
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONUNBUFFERED": "1",
             "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_ACCESS_KEY_ID": FAKE_KEY,
+            "AWS_SECRET_ACCESS_KEY": FAKE_KEY,
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
             "AWS_EC2_METADATA_DISABLED": "true",
@@ -182,10 +184,10 @@ class LambdaRuntime:
 
     def _unpack(self, config):
         code = self.code_of(config.name)
-        digest = base64.b64encode(hashlib.sha256(code).digest()).decode()
-        if digest != config.code_sha256:
+        digest = hashlib.sha256(code)
+        if base64.b64encode(digest.digest()).decode() != config.code_sha256:
             raise RuntimeError(f"{config.name}: the uploaded code does not match its CodeSha256")
-        target = self.workdir / "functions" / f"{config.name}-{hashlib.sha256(code).hexdigest()[:16]}"
+        target = self.workdir / "functions" / f"{config.name}-{digest.hexdigest()[:16]}"
         if not target.is_dir():
             staging = target.with_name(target.name + f".{uuid.uuid4().hex}")
             zipfile.ZipFile(io.BytesIO(code)).extractall(staging)

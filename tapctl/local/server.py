@@ -12,6 +12,7 @@ import re
 import signal
 import sys
 import threading
+from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -42,7 +43,7 @@ class Emulator:
         self.lambdas = LambdaRuntime(
             workdir, self.endpoint, region, self.describe_function, self.function_code, self.send_to_queue, retry_delay
         )
-        self.gateway = Gateway(self.client, self.lambdas, region, ACCOUNT)
+        self.gateway = Gateway(self.client, self.lambdas, ACCOUNT)
 
     # -- reading what was deployed, through the emulator's own API -----------------------------------
 
@@ -52,9 +53,11 @@ class Emulator:
                 import boto3
                 from botocore.config import Config
 
+                from tapctl.local.emulator import FAKE_KEY
+
                 self._clients[service] = boto3.client(
-                    service, endpoint_url=self.endpoint, region_name=self.region, aws_access_key_id="local",
-                    aws_secret_access_key="local", config=Config(retries={"max_attempts": 1}),
+                    service, endpoint_url=self.endpoint, region_name=self.region, aws_access_key_id=FAKE_KEY,
+                    aws_secret_access_key=FAKE_KEY, config=Config(retries={"max_attempts": 1}),
                 )
             return self._clients[service]
 
@@ -135,11 +138,8 @@ class Emulator:
     @staticmethod
     def _answer(start_response, status, headers, body):
         data = body if isinstance(body, bytes) else body.encode("utf-8")
-        reason = {200: "OK", 202: "Accepted", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-                  409: "Conflict", 413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error",
-                  502: "Bad Gateway", 503: "Service Unavailable"}.get(status, "Status")
         headers = {**headers, "Content-Length": str(len(data))}
-        start_response(f"{status} {reason}", list(headers.items()))
+        start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
         return [data]
 
     def _user_request(self, environ, start_response, api, stage, path):

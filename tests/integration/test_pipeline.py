@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from tapctl.cli import main
+from tapctl.config import QUEUE_OUTPUTS
 from tapctl.smoke import post_json
 from tests.support import TRANSACTION_TYPES, malformed_cases, sample, schema
 
@@ -105,7 +106,7 @@ def test_each_type_is_routed_with_attributes_and_duplicates_are_refused(deployme
     assert post_json(deployment.url, event)[:2] == (409, {"error": "Duplicate event"})
 
     sqs = deployment.client("sqs")
-    url = deployment.outputs[f"{ {'payment': 'payments', 'refund': 'refunds', 'dispute': 'disputes'}[transaction_type]}_queue_url"]
+    url = deployment.outputs[QUEUE_OUTPUTS[transaction_type]]
     received = receive_all(sqs, url, until=has_event(event["event_id"]))
     mine = [m for m in received if m["MessageAttributes"]["event_id"]["StringValue"] == event["event_id"]]
     assert len(mine) == 1

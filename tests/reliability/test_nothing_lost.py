@@ -19,11 +19,11 @@ from contextlib import contextmanager
 
 import pytest
 
+from tapctl.config import QUEUE_OUTPUTS
 from tapctl.smoke import post_json
 from tests.support import TRANSACTION_TYPES, sample
 
 LOAD = int(os.environ.get("RELIABILITY_LOAD_COUNT", "2000"))
-QUEUE_OUTPUT = {"payment": "payments", "refund": "refunds", "dispute": "disputes"}
 
 
 def deliver(url, event, attempts=50):
@@ -42,8 +42,9 @@ class Collector:
 
     def __init__(self, deployment):
         self.deployment = deployment
-        self.places = {f"{kind}_queue": deployment.outputs[f"{QUEUE_OUTPUT[kind]}_queue_url"] for kind in TRANSACTION_TYPES}
-        self.places.update({f"{kind}_dlq": deployment.outputs[f"{QUEUE_OUTPUT[kind]}_dlq_url"] for kind in TRANSACTION_TYPES})
+        self.places = {f"{kind}_queue": deployment.outputs[output] for kind, output in QUEUE_OUTPUTS.items()}
+        self.places.update({f"{kind}_dlq": deployment.outputs[output.replace("_queue_url", "_dlq_url")]
+                            for kind, output in QUEUE_OUTPUTS.items()})
         self.places["router_failures"] = deployment.outputs["router_failures_queue_url"]
         self.located = {}
         self._lock = threading.Lock()
