@@ -145,7 +145,7 @@ resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
   for_each = local.functions
 
   alarm_name          = "${each.value}-throttled"
-  alarm_description   = "${each.value} is throttled: its reserved concurrency (${var.reserved_concurrency}) is exhausted."
+  alarm_description   = var.reserved_concurrency == null ? "${each.value} is throttled: the account's unreserved concurrency is exhausted." : "${each.value} is throttled: its reserved concurrency (${var.reserved_concurrency}) is exhausted."
   namespace           = "AWS/Lambda"
   metric_name         = "Throttles"
   dimensions          = { FunctionName = each.value }

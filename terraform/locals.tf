@@ -37,5 +37,6 @@ locals {
   # TTL attribute written by the validator (handlers/validator.py).
   dedup_ttl_attribute = "expires_at"
 
-  deletion_protection = coalesce(var.enable_deletion_protection, contains(var.protected_environments, local.env))
+  protected           = coalesce(var.protected, contains(var.protected_environments, local.env))
+  deletion_protection = coalesce(var.enable_deletion_protection, local.protected)
 }

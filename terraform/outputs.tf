@@ -77,3 +77,8 @@ output "alarm_topic_arn" {
   description = "ARN of the SNS topic every alarm notifies."
   value       = aws_sns_topic.alarms.arn
 }
+
+output "protected" {
+  description = "Whether the environment is protected (deletion protection; tapctl warns when its alarms reach no one)."
+  value       = local.protected
+}

@@ -21,6 +21,17 @@ variable "aws_region" {
   }
 }
 
+variable "aws_account_id" {
+  description = "AWS account the environment lives in; terraform then refuses credentials of any other account. null: no check (tapctl always sets it)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.aws_account_id == null || can(regex("^[0-9]{12}$", var.aws_account_id))
+    error_message = "aws_account_id must be a 12-digit AWS account id (in quotes) or null."
+  }
+}
+
 variable "tags" {
   description = "Tags added to every resource (Project and Environment are always set)."
   type        = map(string)
@@ -28,13 +39,19 @@ variable "tags" {
 }
 
 variable "protected_environments" {
-  description = "Environments whose DynamoDB table gets deletion protection unless enable_deletion_protection says otherwise."
+  description = "Environments that are protected unless protected says otherwise: deletion protection on the DynamoDB table, and tapctl warns when their alarms reach no one."
   type        = list(string)
   default     = ["staging", "prod"]
 }
 
+variable "protected" {
+  description = "Whether this environment is protected (see protected_environments); null means it is exactly when its name is in protected_environments."
+  type        = bool
+  default     = null
+}
+
 variable "enable_deletion_protection" {
-  description = "Deletion protection for the DynamoDB table; null means on exactly for protected_environments."
+  description = "Deletion protection for the DynamoDB table; null means on exactly for protected environments."
   type        = bool
   default     = null
 }
@@ -117,13 +134,13 @@ variable "router_timeout" {
 }
 
 variable "reserved_concurrency" {
-  description = "Reserved concurrency of each function (see the capacity note in README.md)."
+  description = "Reserved concurrency of each function (see Capacity in README.md); null means unreserved: the functions share the account's unreserved pool, which a fresh account (quota 10) needs."
   type        = number
   default     = 10
 
   validation {
-    condition     = var.reserved_concurrency >= 1 && floor(var.reserved_concurrency) == var.reserved_concurrency
-    error_message = "reserved_concurrency must be a whole number of at least 1 (0 would stop the pipeline)."
+    condition     = var.reserved_concurrency == null || try(var.reserved_concurrency >= 1 && floor(var.reserved_concurrency) == var.reserved_concurrency, false)
+    error_message = "reserved_concurrency must be a whole number of at least 1 (0 would stop the pipeline), or null for unreserved."
   }
 }
 

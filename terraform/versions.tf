@@ -11,6 +11,8 @@ terraform {
 
 provider "aws" {
   region = var.aws_region
+  # A state belongs to one account: credentials of another would plan a second stack there.
+  allowed_account_ids = var.aws_account_id == null ? null : [var.aws_account_id]
 
   default_tags {
     tags = merge(var.tags, {

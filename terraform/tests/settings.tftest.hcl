@@ -296,3 +296,27 @@ run "thresholds_and_settings_follow_their_variables" {
     error_message = "e-mail subscription"
   }
 }
+
+run "a_declared_protection_overrides_the_name_list" {
+  variables {
+    environment_suffix = "live"
+    protected          = true
+  }
+  assert {
+    condition     = aws_dynamodb_table.this.deletion_protection_enabled && output.protected
+    error_message = "protected = true protects an environment outside protected_environments"
+  }
+}
+
+run "unreserved_concurrency_for_a_fresh_account" {
+  command = plan
+  variables { reserved_concurrency = null }
+  assert {
+    condition     = alltrue([for fn in [module.validator, module.router] : fn.configuration.reserved_concurrency == -1])
+    error_message = "null reserves nothing: the provider's -1 (unreserved)"
+  }
+  assert {
+    condition     = !output.protected
+    error_message = "dev is not protected"
+  }
+}

@@ -84,3 +84,9 @@ run "queue_retention_beyond_14_days" {
   variables { queue_message_retention_seconds = 1209601 }
   expect_failures = [var.queue_message_retention_seconds]
 }
+
+run "account_id_that_is_not_12_digits" {
+  command = plan
+  variables { aws_account_id = "12345" }
+  expect_failures = [var.aws_account_id]
+}

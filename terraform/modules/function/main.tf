@@ -67,7 +67,7 @@ resource "aws_lambda_function" "this" {
   architectures                  = [var.architecture]
   memory_size                    = var.memory_size
   timeout                        = var.timeout
-  reserved_concurrent_executions = var.reserved_concurrency
+  reserved_concurrent_executions = var.reserved_concurrency == null ? -1 : var.reserved_concurrency # -1: unreserved
   filename                       = var.package_path
   source_code_hash               = filebase64sha256(var.package_path)
 

@@ -39,7 +39,7 @@ variable "timeout" {
 }
 
 variable "reserved_concurrency" {
-  description = "Reserved concurrent executions."
+  description = "Reserved concurrent executions; null for unreserved."
   type        = number
 }
 
