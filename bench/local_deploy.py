@@ -4,7 +4,7 @@ floor measured in the same run (terraform applying just one queue and its DLQ to
 Each run measures the floor and then the full cycle, so both see the same machine; the table gives
 medians over BENCH_DEPLOY_RUNS runs (default 3; about 2.5 minutes each).
 
-Run with `make bench-deploy` (needs terraform and TAPCTL_PLUGIN_DIR). Prints a table and writes
+Run with `make bench-deploy` (needs terraform, and the AWS provider from a mirror or the registry). Prints a table and writes
 bench/results/local_deploy.json. A benchmark, not a test: it reports, it does not judge.
 """
 
@@ -54,7 +54,7 @@ def timed(command, **kwargs):
 
 def floor(terraform, plugin_dir, scratch):
     workdir = scratch / "floor"
-    state = emulator.start(workdir / "emulator")
+    state = emulator.start(workdir / "emulator", "us-east-1")
     try:
         module = workdir / "module"
         module.mkdir(parents=True)
@@ -64,7 +64,8 @@ def floor(terraform, plugin_dir, scratch):
                 queue_module=ROOT / "terraform" / "modules" / "queue",
             )
         )
-        subprocess.run([terraform, f"-chdir={module}", "init", f"-plugin-dir={plugin_dir}", "-input=false"],
+        source = [f"-plugin-dir={plugin_dir}"] if plugin_dir else []
+        subprocess.run([terraform, f"-chdir={module}", "init", *source, "-input=false"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return timed([terraform, f"-chdir={module}", "apply", "-auto-approve", "-input=false"])
     finally:
@@ -73,9 +74,9 @@ def floor(terraform, plugin_dir, scratch):
 
 def main():
     terraform = shutil.which(os.environ.get("TAPCTL_TERRAFORM_BIN") or "terraform") or shutil.which("tofu")
-    plugin_dir = os.environ.get("TAPCTL_PLUGIN_DIR")
-    if not terraform or not plugin_dir:
-        sys.exit("needs terraform on PATH and TAPCTL_PLUGIN_DIR (make bench-deploy sets it)")
+    plugin_dir = os.environ.get("TAPCTL_PLUGIN_DIR", "")  # else the public registry
+    if not terraform:
+        sys.exit("needs terraform on PATH")
     tapctl = [sys.executable, "-m", "tapctl.cli"]
     runs = []
     for _ in range(int(os.environ.get("BENCH_DEPLOY_RUNS", "3"))):

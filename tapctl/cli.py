@@ -1,5 +1,6 @@
-"""The click commands of tapctl: each resolves its inputs into Settings and hands over to plain modules
-(package, terraform, smoke) that know nothing of click. Progress goes to stderr, results to stdout."""
+"""The click commands of tapctl: each resolves its inputs into Settings (tapctl.environment) and hands over
+to plain modules (targets, deploy, terraform, package, smoke) that know nothing of click. Progress goes to
+stderr, results to stdout."""
 
 import functools
 import json
@@ -8,8 +9,8 @@ from pathlib import Path
 import click
 
 from tapctl import __version__
-from tapctl.config import TARGETS, Settings, default_project_dir, env_name_problem
-from tapctl.errors import ChecksFailed, EndpointUnreachable, TapctlError
+from tapctl.config import TARGETS, env_name_problem
+from tapctl.errors import ChecksFailed, UsageError
 
 
 def _progress(line):
@@ -17,85 +18,11 @@ def _progress(line):
 
 
 def _check_env(ctx, param, value):
-    if value is None:
-        return value
-    problem = env_name_problem(value)
-    if problem:
-        raise click.BadParameter(problem)
+    if value is not None:
+        problem = env_name_problem(value)
+        if problem:
+            raise click.BadParameter(problem)
     return value
-
-
-def _common(func):
-    """Options every command shares: where the project is and whether to answer in JSON."""
-
-    @click.option(
-        "--project-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        envvar="TAPCTL_PROJECT_DIR",
-        default=default_project_dir,
-        show_default="this checkout",
-        help="Folder holding handlers/ and terraform/.",
-    )
-    @click.option("--json", "json_output", is_flag=True, help="Print results as JSON (progress still goes to stderr).")
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        return func(*args, **kwargs)
-
-    return wrapper
-
-
-def _environment(func):
-    """Options of every command that acts on one deployed environment; builds the Settings."""
-
-    @click.option(
-        "--env",
-        "env",
-        envvar="ENVIRONMENT_SUFFIX",
-        show_envvar=True,
-        required=True,
-        callback=_check_env,
-        help="Environment name: lower-case letters, digits, '-', starting with a letter, at most 20.",
-    )
-    @click.option(
-        "--target",
-        type=click.Choice(TARGETS),
-        default="aws",
-        show_default=True,
-        envvar="TAPCTL_TARGET",
-        help="Deploy to AWS or to the local emulator.",
-    )
-    @click.option("--terraform-bin", envvar="TAPCTL_TERRAFORM_BIN", default="", help="terraform or tofu executable [default: terraform, then tofu, on PATH].")
-    @click.option("--plugin-dir", envvar="TAPCTL_PLUGIN_DIR", default="", help="Offline provider mirror for terraform init -plugin-dir.")
-    @click.option("--backend-config", envvar="TAPCTL_BACKEND_CONFIG", default="", help="S3 backend settings file (bucket, region, ...); the state key is set per environment. Default: local state.")
-    @click.option("--state-dir", envvar="TAPCTL_STATE_DIR", type=click.Path(file_okay=False, path_type=Path), default=None, help="Where tapctl keeps each environment's working copy and local state [default: PROJECT/.tapctl].")
-    @click.option("--module-dir", envvar="TAPCTL_MODULE_DIR", type=click.Path(file_okay=False, path_type=Path), default=None, hidden=True)
-    @_common
-    @functools.wraps(func)
-    def wrapper(*args, env, target, terraform_bin, plugin_dir, backend_config, state_dir, module_dir, project_dir, json_output, **kwargs):
-        settings = Settings(
-            project_dir=Path(project_dir).resolve(),
-            env=env,
-            target=target,
-            terraform_bin=terraform_bin,
-            plugin_dir=plugin_dir,
-            backend_config=backend_config,
-            module_dir=module_dir,
-            state_dir=state_dir,
-            json_output=json_output,
-        )
-        return func(*args, settings=settings, **kwargs)
-
-    return wrapper
-
-
-def _var_files(func):
-    return click.option(
-        "--var-file",
-        "var_files",
-        multiple=True,
-        type=click.Path(exists=True, dir_okay=False),
-        help="Extra terraform variables (e.g. alarm_email); may be repeated.",
-    )(func)
 
 
 def _emit(settings, data, text_lines):
@@ -106,24 +33,75 @@ def _emit(settings, data, text_lines):
             click.echo(line)
 
 
-def _terraform(settings, var_files=()):
-    from tapctl import package
-    from tapctl.terraform import Terraform
+def _project_options(func):
+    """Where the project and tapctl's state are, and whether to answer in JSON: every command has these."""
 
-    terraform = Terraform(settings, progress=_progress, var_files=var_files)  # fails first if terraform is missing
-    if settings.target == "local":
-        from tapctl.local import emulator
+    @click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), envvar="TAPCTL_PROJECT_DIR",
+                  default=None, help="Folder holding handlers/ and terraform/ [default: the nearest one upward from "
+                  "here, else the installed checkout].")
+    @click.option("--state-dir", envvar="TAPCTL_STATE_DIR", type=click.Path(file_okay=False, path_type=Path),
+                  default=None, help="Where tapctl keeps each environment's working copy, local state and record "
+                  "[default: PROJECT/.tapctl].")
+    @click.option("--json", "json_output", is_flag=True, help="Print results as JSON (progress still goes to stderr).")
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, **kwargs)
 
-        state = emulator.start(settings.workdir, progress=_progress)
-        terraform.extra_files[emulator.OVERRIDE_FILE] = emulator.provider_override(state["endpoint"], state["region"])
-    packages = package.build(settings.project_dir, settings.build_dir)
-    terraform.prepare(packages)
-    terraform.init()
-    return terraform
+    return wrapper
+
+
+def environment_options(func=None, *, env_required=True, fixed_target=None):
+    """The options of every command that acts on one environment, declared once; builds its Settings.
+
+    Each value comes from the flag, else tapctl.toml, else the environment's record, else the default."""
+
+    def decorate(func):
+        @click.option("--env", "env", envvar="ENVIRONMENT_SUFFIX", show_envvar=True, default=None, callback=_check_env,
+                      help="Environment name: lower-case letters, digits, '-', starting with a letter, at most 20.")
+        @click.option("--target", type=click.Choice(TARGETS), default=None, envvar="TAPCTL_TARGET", hidden=bool(fixed_target),
+                      help="AWS or the local emulator [default: as the environment was deployed, else tapctl.toml, "
+                      "else aws].")
+        @click.option("--terraform-bin", envvar="TAPCTL_TERRAFORM_BIN", default="",
+                      help="terraform or tofu executable [default: terraform, then tofu, on PATH].")
+        @click.option("--plugin-dir", envvar="TAPCTL_PLUGIN_DIR", default="",
+                      help="Offline provider mirror for terraform init -plugin-dir [default: as recorded, else the "
+                      "public registry].")
+        @click.option("--backend-config", envvar="TAPCTL_BACKEND_CONFIG", default="",
+                      help="S3 backend settings file (bucket, region, ...); the state key is set per environment "
+                      "[default: as recorded or in tapctl.toml, else local state].")
+        @click.option("--var-file", "var_files", multiple=True, type=click.Path(dir_okay=False),
+                      help="Extra terraform variables (e.g. alarm_email); may be repeated; replaces the recorded ones.")
+        @click.option("--lock-timeout", envvar="TAPCTL_LOCK_TIMEOUT", default="5m", show_default=True,
+                      help="How long to wait for a state lock held by another run (terraform duration: 30s, 5m).")
+        @click.option("--module-dir", envvar="TAPCTL_MODULE_DIR", type=click.Path(file_okay=False, path_type=Path),
+                      default=None, hidden=True)
+        @_project_options
+        @functools.wraps(func)
+        def wrapper(*args, env, target, terraform_bin, plugin_dir, backend_config, var_files, lock_timeout, module_dir,
+                    project_dir, state_dir, json_output, **kwargs):
+            from tapctl.environment import Options, resolve
+
+            if env_required and env is None:
+                raise UsageError("Missing option '--env': name the environment (or set ENVIRONMENT_SUFFIX)")
+            options = Options(
+                env=env or "", target=fixed_target or target, project_dir=project_dir, state_dir=state_dir,
+                terraform_bin=terraform_bin, plugin_dir=plugin_dir, backend_config=backend_config,
+                var_files=tuple(var_files), lock_timeout=lock_timeout, module_dir=module_dir, json_output=json_output,
+                migrate_state=kwargs.get("migrate_state", False),
+            )
+            return func(*args, settings=resolve(options), **kwargs)
+
+        return wrapper
+
+    return decorate(func) if func else decorate
 
 
 def _outputs_lines(outputs):
     return [f"{name} = {value if isinstance(value, str) else json.dumps(value)}" for name, value in sorted(outputs.items())]
+
+
+def _confirm(question):
+    return click.confirm(question, err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -137,28 +115,33 @@ def main():
 
     \b
     Examples:
-      tapctl deploy --env dev                  # package, plan, confirm, apply
+      tapctl deploy --env dev                  # package, plan, check the account, confirm, apply
       tapctl plan --env prod --out prod.tfplan # a plan to review
       tapctl apply --env prod --plan prod.tfplan
       tapctl smoke-test --env dev              # prove the deployment works
       tapctl destroy --env pr-123 --auto-approve
 
-    The environment defaults to $ENVIRONMENT_SUFFIX. Exit codes: 0 ok, 1 checks failed or declined,
-    2 bad usage, 3 terraform missing, 4 terraform failed, 5 state locked, 6 no AWS credentials,
-    7 endpoint unreachable (or local emulator not running), 8 plan from another environment.
+    An environment remembers how it was deployed (target, account, region, backend, var-files) and
+    tapctl.toml may declare it for a team. Exit codes: 0 ok, 1 checks failed or declined, 2 bad usage,
+    3 terraform or the AWS provider missing, 4 terraform failed, 5 state locked, 6 no AWS credentials,
+    7 endpoint unreachable (or local emulator not running), 8 plan from another environment, 9 another
+    account, region or backend than the environment's, 10 the account cannot take the deployment.
     """
 
 
 @main.command()
-@_common
-def package(project_dir, json_output):
+@_project_options
+def package(project_dir, state_dir, json_output):
     """Build the two Lambda zips into build/, reproducibly, with a sha256 manifest.
 
     Unchanged handler sources reuse the existing zips. Example: tapctl package --json
     """
     from tapctl import package as packaging
+    from tapctl.config import Settings
+    from tapctl.project import find_project_dir
 
-    settings = Settings(project_dir=Path(project_dir).resolve(), json_output=json_output)
+    settings = Settings(project_dir=Path(project_dir).resolve() if project_dir else find_project_dir(),
+                        json_output=json_output)
     packages = packaging.build(settings.project_dir, settings.build_dir)
     _emit(
         settings,
@@ -168,141 +151,149 @@ def package(project_dir, json_output):
 
 
 @main.command()
-@_environment
-def init(settings):
+@environment_options
+@click.option("--migrate-state", is_flag=True,
+              help="Move the environment's state to the backend now configured (e.g. from local state to S3).")
+def init(settings, migrate_state):
     """Initialise the environment's working copy of terraform/ (done by every command as needed).
 
-    Example: tapctl init --env dev --plugin-dir /opt/tf-plugins
+    Example: tapctl init --env dev --backend-config backend.hcl --migrate-state
     """
-    _terraform(settings)
-    _emit(settings, {"environment": settings.env, "workdir": str(settings.workdir)}, [f"{settings.env}: initialised in {settings.workdir}"])
+    from tapctl.environment import write_record
+    from tapctl.targets import open_environment
+
+    with open_environment(settings, _progress, migrate_state=migrate_state) as opened:
+        if migrate_state:
+            write_record(settings, opened.identity)
+            _progress(f"{settings.env}: state moved to {opened.target.state_description()}")
+    _emit(settings, {"environment": settings.env, "workdir": str(settings.workdir)},
+          [f"{settings.env}: initialised in {settings.workdir}"])
 
 
 @main.command()
-@_environment
-@_var_files
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Save the plan to this file for review and `tapctl apply --plan`.")
+@environment_options
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Save the plan to this file for review and `tapctl apply --plan`.")
 @click.option("--destroy", is_flag=True, help="Plan the destruction of the environment instead.")
-def plan(settings, var_files, out, destroy):
+def plan(settings, out, destroy):
     """Show what a deploy would change, and optionally save the plan.
 
     Example: tapctl plan --env prod --out prod.tfplan
     """
-    terraform = _terraform(settings, var_files)
-    plan_file = out or settings.workdir / "last.tfplan"
-    summary = terraform.plan(plan_file, destroy=destroy)
+    from tapctl.targets import open_environment
+
+    with open_environment(settings, _progress) as opened:
+        plan_file = out or settings.workdir / "last.tfplan"
+        summary = opened.terraform.plan(plan_file, destroy=destroy)
     lines = [summary.line()] + ([f"plan saved to {plan_file}"] if out else [])
     _emit(settings, summary.as_dict(), lines)
 
 
 @main.command()
-@_environment
-@click.option("--plan", "plan_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A plan saved by `tapctl plan --out` for this environment.")
+@environment_options
+@click.option("--plan", "plan_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A plan saved by `tapctl plan --out` for this environment (from any checkout).")
 def apply(settings, plan_file):
     """Apply exactly a reviewed plan (for an unreviewed one-step change, use deploy).
 
     Example: tapctl apply --env prod --plan prod.tfplan
     """
-    terraform = _terraform(settings)
-    terraform.check_plan(plan_file)
-    terraform.apply(plan_file)
-    outputs = _target_outputs(settings, terraform.output())
+    from tapctl import deploy
+    from tapctl.targets import open_environment
+    from tapctl.terraform import plan_lock_file
+
+    with open_environment(settings, _progress, lock_file=plan_lock_file(plan_file)) as opened:
+        opened.terraform.check_plan(plan_file, opened.identity)
+        deploy.check_account(opened, plan_file, _progress)
+        deploy.apply(opened, plan_file)
+        outputs = opened.target.outputs(opened.terraform.output())
+        for line in deploy.alarm_warnings(opened, outputs):
+            _progress(line)
     _emit(settings, outputs, _outputs_lines(outputs))
 
 
 @main.command()
-@_environment
-@_var_files
+@environment_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option("--smoke", is_flag=True, help="Run the smoke test after the apply.")
-def deploy(settings, var_files, auto_approve, smoke):
-    """Package, plan, confirm and apply: the whole deployment of one environment.
+def deploy(settings, auto_approve, smoke):
+    """Package, plan, check the account, confirm and apply: the whole deployment of one environment.
 
-    With --auto-approve and nothing deployed yet, the plan and the apply are one terraform run.
+    The confirmation names the environment, target, account, region, state and the counts.
 
     Example: tapctl deploy --env dev --auto-approve --smoke
     """
-    terraform = _terraform(settings, var_files)
-    if auto_approve and not terraform.deployed():
-        summary = terraform.apply_now()  # a first deploy, approved: plan and apply in one terraform run
-    else:
-        plan_file = settings.workdir / "deploy.tfplan"
-        summary = terraform.plan(plan_file)
-        _progress(summary.line())
-        if summary.has_changes:
-            if not auto_approve and not click.confirm(f"Apply these changes to {settings.env}?", err=True):
-                raise ChecksFailed("deploy cancelled: nothing was changed")
-            terraform.apply(plan_file)
-    outputs = _target_outputs(settings, terraform.output())
-    result = {"plan": summary.as_dict(), "outputs": outputs}
-    if not settings.json_output:
-        _emit(settings, result, _outputs_lines(outputs))
-    if smoke:
-        _smoke(settings, outputs=outputs, endpoint=None, wait=20.0, extra=result)
-    elif settings.json_output:
-        _emit(settings, result, [])
+    from tapctl import deploy as deploying
+    from tapctl.targets import open_environment
+
+    with open_environment(settings, _progress) as opened:
+        summary = deploying.deploy(opened, auto_approve=auto_approve, confirm=_confirm, warn=_progress)
+        outputs = opened.target.outputs(opened.terraform.output())
+        for line in deploying.alarm_warnings(opened, outputs):
+            _progress(line)
+        result = {"plan": summary.as_dict(), "outputs": outputs}
+        if not settings.json_output:
+            _emit(settings, result, _outputs_lines(outputs))
+        if smoke:
+            _smoke(settings, outputs=outputs, endpoint=None, wait=20.0, sqs=opened.target.client("sqs"), extra=result)
+        elif settings.json_output:
+            _emit(settings, result, [])
 
 
 @main.command()
-@_environment
-@_var_files
+@environment_options
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking for the environment name.")
-def destroy(settings, var_files, auto_approve):
+def destroy(settings, auto_approve):
     """Destroy every resource of one environment.
 
     Asks you to type the environment name first. Example: tapctl destroy --env pr-123
     """
-    if not auto_approve:
-        typed = click.prompt(f"Type the environment name to destroy {settings.env}", err=True, default="", show_default=False)
-        if typed != settings.env:
-            raise ChecksFailed(f"destroy cancelled: {typed!r} is not {settings.env!r}")
-    if settings.target == "local":
-        _destroy_local(settings, var_files)
+    from tapctl import deploy
+    from tapctl.environment import forget_record
+    from tapctl.targets import for_settings, open_environment
+
+    target = for_settings(settings, _progress)
+    if not target.reachable():
+        target.forget()
     else:
-        _terraform(settings, var_files).destroy()
+        with open_environment(settings, _progress) as opened:
+            if not auto_approve:
+                described = deploy.stakes(opened, None).describe()
+                typed = click.prompt(f"Type the environment name to destroy {described}", err=True, default="",
+                                     show_default=False)
+                if typed != settings.env:
+                    raise ChecksFailed(f"destroy cancelled: {typed!r} is not {settings.env!r}")
+            opened.applied = True
+            opened.target.destroy(opened.terraform)
+    forget_record(settings.workdir)
     _emit(settings, {"environment": settings.env, "destroyed": True}, [f"{settings.env}: destroyed"])
 
 
-def _destroy_local(settings, var_files):
-    import shutil
-
-    from tapctl.local import emulator
-
-    if emulator.running(settings.workdir):
-        _terraform(settings, var_files).destroy()
-    else:
-        _progress(f"the local emulator of {settings.env} is not running: removing its local state only")
-    if emulator.stop(settings.workdir):
-        _progress(f"local emulator of {settings.env} stopped")
-    shutil.rmtree(settings.workdir, ignore_errors=True)
-
-
-def _target_outputs(settings, outputs):
-    if settings.target != "local":
-        return outputs
-    from tapctl.local import emulator
-
-    state = emulator.running(settings.workdir)
-    if not state:
-        raise EndpointUnreachable(
-            f"the local emulator of {settings.env} is not running: "
-            f"run `tapctl deploy --env {settings.env} --target local` to start it again"
-        )
-    return emulator.local_outputs(outputs, state["endpoint"])
-
-
 @main.command()
-@_environment
+@environment_options
 def output(settings):
-    """Print the environment's outputs (api_endpoint, queue URLs, ...).
+    """Print the environment's outputs (api_endpoint, queue URLs, ...) and how it is deployed.
 
     Example: tapctl output --env dev --json
     """
     outputs = _read_outputs(settings)
-    _emit(settings, outputs, _outputs_lines(outputs))
+    record = settings.record.as_dict() if settings.record else None
+    header = [f"# {_record_line(settings)}"] if record else []
+    _emit(settings, {**outputs, "tapctl_environment": record}, header + _outputs_lines(outputs))
 
 
-def _read_outputs(settings):
+def _record_line(settings):
+    record = settings.record
+    state = f"S3 backend of {record.backend_config}" if record.backend_config else "local state"
+    var_files = ", ".join(record.var_files) or "none"
+    plugin_dir = record.plugin_dir or "the public registry"
+    return (f"{record.environment} on {record.target}: account {record.account}, region {record.region}, {state}, "
+            f"var-files {var_files}, provider from {plugin_dir}, deployed {record.deployed_at}")
+
+
+def _read_outputs(settings, target=None):
+    from tapctl.errors import TapctlError
+    from tapctl.targets import for_settings
     from tapctl.terraform import Terraform
 
     terraform = Terraform(settings, progress=_progress)
@@ -311,30 +302,35 @@ def _read_outputs(settings):
     outputs = terraform.output()
     if not outputs:
         raise TapctlError(f"environment {settings.env} has no outputs: deploy it first")
-    return _target_outputs(settings, outputs)
+    return (target or for_settings(settings, _progress)).outputs(outputs)
 
 
 @main.command("smoke-test")
-@_environment
-@click.option("--endpoint", default=None, help="Smoke-test this POST /webhook URL only (no queue checks).")
-@click.option("--wait", default=20.0, show_default=True, type=click.FloatRange(min=1), help="Seconds to wait for each event in its queue.")
+@environment_options(env_required=False)
+@click.option("--endpoint", default=None, help="Smoke-test this POST /webhook URL only (no queue checks; no --env needed).")
+@click.option("--wait", default=20.0, show_default=True, type=click.FloatRange(min=1),
+              help="Seconds to wait for each event in its queue.")
 def smoke_test(settings, endpoint, wait):
     """Prove a deployment works: accept, route, de-duplicate and reject, one line per check.
 
     Example: tapctl smoke-test --env dev
     """
-    _smoke(settings, outputs=None if endpoint else _read_outputs(settings), endpoint=endpoint, wait=wait)
+    if endpoint:
+        _smoke(settings, outputs=None, endpoint=endpoint, wait=wait)
+        return
+    if not settings.env:
+        raise UsageError("Missing option '--env': name the environment (or set ENVIRONMENT_SUFFIX), or give --endpoint")
+    from tapctl.targets import for_settings
+
+    target = for_settings(settings, _progress)
+    outputs = _read_outputs(settings, target)
+    _smoke(settings, outputs=outputs, endpoint=None, wait=wait, sqs=target.client("sqs"))
 
 
-def _smoke(settings, outputs, endpoint, wait, extra=None):
+def _smoke(settings, outputs, endpoint, wait, sqs=None, extra=None):
     from tapctl.smoke import SmokeTest
 
     show = (lambda check: _progress(check.line())) if settings.json_output else (lambda check: click.echo(check.line()))
-    sqs = None
-    if outputs and settings.target == "local":
-        from tapctl.local import emulator
-
-        sqs = emulator.client(settings.workdir, "sqs")
     if outputs:
         test = SmokeTest.from_outputs(outputs, wait_seconds=wait, progress=show, sqs=sqs)
     else:
@@ -357,17 +353,19 @@ def local():
 
 
 @local.command("status")
-@click.option("--state-dir", envvar="TAPCTL_STATE_DIR", type=click.Path(file_okay=False, path_type=Path), default=None, help="tapctl's state folder [default: PROJECT/.tapctl].")
-@_common
-def local_status(state_dir, project_dir, json_output):
+@_project_options
+def local_status(project_dir, state_dir, json_output):
     """List local environments and whether their emulator runs (pid, port, endpoint).
 
     Example: tapctl local status
     """
+    from tapctl.config import Settings
     from tapctl.local import emulator
+    from tapctl.project import find_project_dir
 
-    settings = Settings(project_dir=Path(project_dir).resolve(), target="local", state_dir=state_dir, json_output=json_output)
-    found = emulator.status(settings.workdir.parent)
+    settings = Settings(project_dir=Path(project_dir).resolve() if project_dir else find_project_dir(), target="local",
+                        state_dir=state_dir, json_output=json_output)
+    found = emulator.status(settings.state_base)
     lines = [
         f"{entry['environment']:<20} {'running' if entry['running'] else 'stopped':<8} {entry.get('endpoint', '')}  {('pid ' + str(entry['pid'])) if entry['running'] else ''}".rstrip()
         for entry in found
@@ -375,20 +373,8 @@ def local_status(state_dir, project_dir, json_output):
     _emit(settings, found, lines)
 
 
-def _local_environment(func):
-    @click.option("--env", envvar="ENVIRONMENT_SUFFIX", show_envvar=True, required=True, callback=_check_env, help="Environment name.")
-    @click.option("--state-dir", envvar="TAPCTL_STATE_DIR", type=click.Path(file_okay=False, path_type=Path), default=None, help="tapctl's state folder [default: PROJECT/.tapctl].")
-    @_common
-    @functools.wraps(func)
-    def wrapper(*args, env, state_dir, project_dir, json_output, **kwargs):
-        settings = Settings(project_dir=Path(project_dir).resolve(), env=env, target="local", state_dir=state_dir, json_output=json_output)
-        return func(*args, settings=settings, **kwargs)
-
-    return wrapper
-
-
 @local.command("send")
-@_local_environment
+@environment_options(fixed_target="local")
 @click.option("--count", default=2, show_default=True, type=click.IntRange(1, 100), help="Events of each type.")
 def local_send(settings, count):
     """Send sample events of each type to a local environment's endpoint.
@@ -410,17 +396,18 @@ def local_send(settings, count):
 
 
 @local.command("queues")
-@_local_environment
+@environment_options(fixed_target="local")
 @click.option("--show", default=3, show_default=True, type=click.IntRange(0, 10), help="Messages to show per queue.")
 def local_queues(settings, show):
     """Show what waits in each queue of a local environment (messages stay in the queue).
 
     Example: tapctl local queues --env dev
     """
-    from tapctl.local import emulator
+    from tapctl.targets import for_settings
 
-    outputs = _read_outputs(settings)
-    sqs = emulator.client(settings.workdir, "sqs")
+    target = for_settings(settings, _progress)
+    outputs = _read_outputs(settings, target)
+    sqs = target.client("sqs")
     report, lines = {}, []
     for name in sorted(key for key in outputs if key.endswith(("_queue_url", "_dlq_url"))):
         url = outputs[name]

@@ -11,6 +11,9 @@ from pathlib import Path
 ENV_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,19}$"
 ENV_NAME_RULE = "lower-case letters, digits and '-', starting with a letter, at most 20 characters"
 TARGETS = ("aws", "local")
+# As terraform/variables.tf checks aws_region and aws_account_id (tests/unit/test_config.py).
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"
+ACCOUNT_PATTERN = r"^[0-9]{12}$"
 
 # Outputs every target provides (terraform/outputs.tf; the design's contract). More may exist.
 REQUIRED_OUTPUTS = (
@@ -32,14 +35,6 @@ def env_name_problem(name):
     return f"{name!r} is not a valid environment name: use {ENV_NAME_RULE}"
 
 
-def default_project_dir():
-    """The checkout tapctl runs from: the folder holding terraform/ and handlers/."""
-    here = Path(__file__).resolve().parent.parent
-    if (here / "terraform").is_dir() and (here / "handlers").is_dir():
-        return here
-    return Path.cwd()
-
-
 @dataclass(frozen=True)
 class Settings:
     """Resolved inputs of one command; the plain modules take this, never click objects."""
@@ -50,9 +45,15 @@ class Settings:
     terraform_bin: str = ""
     plugin_dir: str = ""
     backend_config: str = ""
+    var_files: tuple = ()
+    region: str = ""  # the environment's region (tapctl.toml or its record); "" until it has one
+    account: str = ""  # likewise its AWS account id
+    protected: bool | None = None  # from tapctl.toml; None leaves it to the module's protected_environments
+    lock_timeout: str = "5m"
     module_dir: Path = None
     state_dir: Path = None
     json_output: bool = False
+    record: object = None  # tapctl.environment.Record: how the environment was last deployed
 
     @property
     def module(self):
@@ -63,7 +64,10 @@ class Settings:
         return self.project_dir / "build"
 
     @property
+    def state_base(self):
+        return Path(self.state_dir) if self.state_dir else self.project_dir / ".tapctl"
+
+    @property
     def workdir(self):
         """This environment's own folder: working copy of the module, state, plans, .terraform."""
-        base = Path(self.state_dir) if self.state_dir else self.project_dir / ".tapctl"
-        return base / self.target / self.env
+        return self.state_base / self.target / self.env

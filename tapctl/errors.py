@@ -4,13 +4,15 @@ Exit codes (also in the README):
 
     0  success
     1  a check failed (smoke test), or the user declined a confirmation
-    2  bad usage: unknown option, bad environment name, bad value
-    3  a required tool is missing (terraform/tofu not found)
+    2  bad usage: unknown option, bad environment name, bad value, a malformed tapctl.toml
+    3  a required tool is missing: terraform/tofu, or the AWS provider (no mirror and no registry)
     4  terraform failed (the message is terraform's own first error)
     5  the environment's state is locked by another run
     6  no AWS credentials
     7  an endpoint is unreachable
     8  a saved plan does not belong to this environment
+    9  the credentials or settings name another account, region or backend than the environment's
+   10  the account cannot take the deployment (checked before applying: concurrency, API Gateway role)
 """
 
 import click
@@ -20,8 +22,16 @@ class TapctlError(click.ClickException):
     exit_code = 4
 
 
+class UsageError(TapctlError):
+    exit_code = 2
+
+
 class ToolMissing(TapctlError):
     exit_code = 3
+
+
+class ProviderUnavailable(ToolMissing):
+    pass
 
 
 class TerraformFailed(TapctlError):
@@ -42,6 +52,14 @@ class EndpointUnreachable(TapctlError):
 
 class PlanMismatch(TapctlError):
     exit_code = 8
+
+
+class WrongEnvironment(TapctlError):
+    exit_code = 9
+
+
+class PreflightFailed(TapctlError):
+    exit_code = 10
 
 
 class ChecksFailed(TapctlError):

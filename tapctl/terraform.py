@@ -7,6 +7,7 @@ state or its own key in a remote backend, and its saved plans. Two environments 
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -17,6 +18,7 @@ from tapctl.errors import (
     EndpointUnreachable,
     NoCredentials,
     PlanMismatch,
+    ProviderUnavailable,
     StateLocked,
     TerraformFailed,
     ToolMissing,
@@ -26,6 +28,14 @@ from tapctl.errors import (
 MODULE_IGNORE = shutil.ignore_patterns("tests", ".terraform", ".terraform.lock.hcl", "*.tfstate*", "*.tfplan", "README.md")
 BACKEND_FILE = "tapctl_backend.tf"
 VARS_FILE = "tapctl.tfvars.json"
+LOCK_FILE = ".terraform.lock.hcl"
+# The zips are copied into the working copy and named relative to it, so a saved plan holds no absolute
+# path and applies from another checkout (or CI job) with the same state.
+PACKAGES_DIR = "packages"
+STATE_FILE = "terraform.tfstate"
+# Where terraform keeps providers downloaded from the registry, shared by every environment of this
+# machine (terraform's documented place); unused with a mirror.
+PLUGIN_CACHE = Path("~/.terraform.d/plugin-cache")
 
 
 def find_binary(preferred=""):
@@ -76,6 +86,11 @@ SHOWN = frozenset({
     "change_summary:apply", "change_summary:destroy",
 })
 
+_PROVIDER_FAILURES = (
+    "Failed to query available provider packages", "Failed to install provider", "Failed to resolve provider packages",
+    "could not connect to registry", "Inconsistent dependency lock file", "provider registry",
+)
+
 # First error diagnostic -> the failure a user can act on. Order matters: most specific first.
 _FAILURES = (
     (("Error acquiring the state lock", "state lock"), StateLocked, "the state of {env} is locked by another run"),
@@ -85,12 +100,7 @@ _FAILURES = (
         NoCredentials,
         "no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
     ),
-    (
-        ("Failed to query available provider packages", "Failed to install provider",
-         "Failed to resolve provider packages", "could not connect to registry", "Inconsistent dependency lock file"),
-        TerraformFailed,
-        "the AWS provider cannot be installed (offline? pass --plugin-dir or TAPCTL_PLUGIN_DIR)",
-    ),
+    (_PROVIDER_FAILURES, ProviderUnavailable, "the AWS provider cannot be installed"),
     (("connection refused", "dial tcp", "no such host", "i/o timeout", "request send failed"),
      EndpointUnreachable, "an AWS endpoint is unreachable"),
 )
@@ -109,19 +119,19 @@ def _classify(command, env, message):
 class Terraform:
     """One environment's terraform: prepare the working copy, then init / plan / apply / destroy / output."""
 
-    def __init__(self, settings, progress=None, var_files=(), extra_files=None):
+    def __init__(self, settings, progress=None):
         self.settings = settings
         self.binary = find_binary(settings.terraform_bin)
         self.progress = progress or (lambda line: None)
-        self.var_files = [str(Path(path).resolve()) for path in var_files]
-        self.extra_files = extra_files or {}  # name -> text, written into the working copy (local target)
         self.workdir = Path(settings.workdir).resolve()
         self.copy = self.workdir / "module"
 
     # -- working copy -------------------------------------------------------------------------------
 
-    def prepare(self, packages):
-        """Refresh the working copy from the module and write tapctl's backend and variables files."""
+    def prepare(self, packages, variables=None, extra_files=None, lock_file=None):
+        """Refresh the working copy from the module: tapctl's backend and variables files, the zips, any
+        ``extra_files`` (name -> text) of the target, and the environment's provider lock file (or
+        ``lock_file``, the one a saved plan was made with)."""
         module = Path(self.settings.module)
         if not any(module.glob("*.tf")):
             raise TerraformFailed(f"no terraform module in {module}")
@@ -130,53 +140,76 @@ class Terraform:
             shutil.rmtree(self.copy)
         shutil.copytree(module, self.copy, ignore=MODULE_IGNORE)
         (self.copy / BACKEND_FILE).write_text(self._backend_block())
-        for name, text in self.extra_files.items():
+        for name, text in (extra_files or {}).items():
             (self.copy / name).write_text(text)
-        variables = {"environment_suffix": self.settings.env}
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        if region:
-            variables["aws_region"] = region
+        lock = lock_file if lock_file is not None else _read_bytes(self.workdir / LOCK_FILE)
+        if lock is not None:
+            (self.copy / LOCK_FILE).write_bytes(lock)
+        (self.copy / PACKAGES_DIR).mkdir()
+        values = {"environment_suffix": self.settings.env, **(variables or {})}
+        if self.settings.protected is not None:
+            values["protected"] = self.settings.protected
         for package in packages:
-            variables[_package_variable(package.function)] = str(Path(package.path).resolve())
-        (self.workdir / VARS_FILE).write_text(json.dumps(variables, indent=2, sort_keys=True) + "\n")
+            relative = f"{PACKAGES_DIR}/{Path(package.path).name}"
+            shutil.copyfile(package.path, self.copy / relative)
+            values[_package_variable(package.function)] = relative
+        (self.workdir / VARS_FILE).write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
 
     def _backend_block(self):
         if self.settings.backend_config:
             return 'terraform {\n  backend "s3" {}\n}\n'
-        state = json.dumps(str(self.workdir / "terraform.tfstate"))
-        return f'terraform {{\n  backend "local" {{\n    path = {state}\n  }}\n}}\n'
+        # Relative to the working copy, so that a saved plan names no absolute path.
+        return f'terraform {{\n  backend "local" {{\n    path = "../{STATE_FILE}"\n  }}\n}}\n'
 
     # -- commands -----------------------------------------------------------------------------------
 
-    def init(self):
-        args = ["init", "-input=false", "-no-color", "-reconfigure"]
-        if self.settings.plugin_dir:
-            args.append(f"-plugin-dir={self.settings.plugin_dir}")
+    def init(self, migrate_state=False):
+        args = ["init", "-input=false", "-no-color"]
+        args += ["-migrate-state", "-force-copy"] if migrate_state else ["-reconfigure"]
+        plugin_dir = self.settings.plugin_dir
+        if plugin_dir:
+            if not (Path(plugin_dir) / "registry.terraform.io").is_dir():
+                raise ProviderUnavailable(
+                    f"{plugin_dir} is not a provider mirror (it has no registry.terraform.io folder): "
+                    f"fix --plugin-dir / TAPCTL_PLUGIN_DIR, or unset it to use the public registry"
+                )
+            args.append(f"-plugin-dir={plugin_dir}")
         if self.settings.backend_config:
             config = Path(self.settings.backend_config).resolve()
             if not config.is_file():
                 raise TerraformFailed(f"backend config file not found: {config}")
-            args += [f"-backend-config={config}", f"-backend-config=key=tapctl/{self.settings.env}/terraform.tfstate"]
-        self.progress(f"terraform init ({self.settings.env})")
-        self._run(args, stream_json=False)
+            args += [f"-backend-config={config}", f"-backend-config=key=tapctl/{self.settings.env}/{STATE_FILE}"]
+        self.progress(f"terraform init ({self.settings.env}, provider from {plugin_dir or 'the public registry'})")
+        try:
+            self._run(args, stream_json=False)
+        except ProviderUnavailable as error:
+            raise ProviderUnavailable(self._provider_remedy(error)) from None
+        if (self.copy / LOCK_FILE).is_file():  # kept beside the copy, which the next command recreates
+            shutil.copyfile(self.copy / LOCK_FILE, self.workdir / LOCK_FILE)
+
+    def _provider_remedy(self, error):
+        detail = error.message.split(": ", 1)[-1]
+        # terraform wraps "could not connect to <host>: ...: <reason>" over lines; the reason is its end.
+        for paragraph in getattr(error, "output", "").split("\n\n"):
+            unreachable = re.search(r"could not connect to ([\w.-]+): (.*)", " ".join(paragraph.split()))
+            if unreachable:
+                detail = f"{unreachable.group(1)}: {unreachable.group(2).rsplit(': ', 1)[-1]}"
+                break
+        if self.settings.plugin_dir:
+            return (f"the AWS provider cannot be installed from the mirror {self.settings.plugin_dir}: {detail} "
+                    f"(it needs registry.terraform.io/hashicorp/aws/<version>/<os>_<arch>; unset --plugin-dir / "
+                    f"TAPCTL_PLUGIN_DIR to use the public registry)")
+        return (f"the AWS provider cannot be installed: no mirror is configured and the public registry is "
+                f"unreachable ({detail}): connect to the internet, or pass --plugin-dir / TAPCTL_PLUGIN_DIR "
+                f"naming a provider mirror")
 
     def plan(self, plan_file, destroy=False):
         plan_file = Path(plan_file).resolve()
         plan_file.parent.mkdir(parents=True, exist_ok=True)
-        args = ["plan", "-input=false", "-json", "-lock-timeout=0s", f"-out={plan_file}", *self._var_args()]
+        args = ["plan", "-input=false", "-json", self._lock_timeout(), f"-out={plan_file}", *self._var_args()]
         if destroy:
             args.append("-destroy")
         return self._plan_summary(self._run(args), str(plan_file))
-
-    def apply_now(self):
-        """Plan and apply in one terraform run, for an approved deploy with nothing to review against
-        (an empty state): one provider start and one refresh fewer than plan, then apply. The plan is
-        still shown as progress; returns its summary."""
-        messages = self._run(
-            ["apply", "-input=false", "-json", "-lock-timeout=0s", "-auto-approve", *self._var_args()],
-            show=SHOWN | {"change_summary:plan"},
-        )
-        return self._plan_summary(messages, plan_file=None)
 
     def deployed(self):
         """Whether the environment's state holds any resource."""
@@ -184,13 +217,13 @@ class Terraform:
             text = self._run(["state", "pull"], stream_json=False)
         else:
             try:
-                text = (self.workdir / "terraform.tfstate").read_text()
+                text = (self.workdir / STATE_FILE).read_text()
             except FileNotFoundError:
                 return False
         try:
             return bool(json.loads(text or "{}").get("resources"))
         except (ValueError, AttributeError):
-            return True  # unreadable: take the path that plans first
+            return True  # unreadable: assume there is something to protect
 
     def _plan_summary(self, messages, plan_file):
         counts = {"add": 0, "change": 0, "remove": 0}
@@ -199,27 +232,36 @@ class Terraform:
                 counts.update(message["changes"])
         return PlanSummary(counts["add"], counts["change"], counts["remove"], self.settings.env, plan_file)
 
-    def plan_environment(self, plan_file):
-        """The environment_suffix a saved plan was made for."""
+    def show(self, plan_file):
+        """``terraform show -json`` of a saved plan, parsed."""
         shown = self._run(["show", "-json", "-no-color", str(Path(plan_file).resolve())], stream_json=False)
         try:
             document = json.loads(shown)
-            return document["variables"]["environment_suffix"]["value"]
-        except (ValueError, KeyError, TypeError):
-            raise PlanMismatch(f"{plan_file} is not a plan of this module") from None
+        except ValueError:
+            raise PlanMismatch(f"{plan_file} is not a terraform plan") from None
+        if not isinstance(document, dict) or "environment_suffix" not in document.get("variables", {}):
+            raise PlanMismatch(f"{plan_file} is not a plan of this module")
+        return document
 
-    def check_plan(self, plan_file):
-        planned = self.plan_environment(plan_file)
-        if planned != self.settings.env:
-            raise PlanMismatch(f"{plan_file} is a plan for environment {planned!r}, not {self.settings.env!r}")
+    def check_plan(self, plan_file, identity):
+        """Refuse a saved plan made for another environment, account or region."""
+        variables = self.show(plan_file)["variables"]
+        planned = {name: (variables.get(name) or {}).get("value")
+                   for name in ("environment_suffix", "aws_account_id", "aws_region")}
+        expected = {"environment_suffix": self.settings.env, "aws_account_id": identity.account,
+                    "aws_region": identity.region}
+        for name, value in planned.items():
+            if value is not None and value != expected[name]:
+                what = {"environment_suffix": "environment"}.get(name, name.removeprefix("aws_").replace("_", " "))
+                raise PlanMismatch(f"{plan_file} is a plan for {what} {value!r}, not {expected[name]!r}")
 
     def apply(self, plan_file):
         # A saved plan was reviewed when it was made: show what is applied, not the plan again.
-        self._run(["apply", "-input=false", "-json", "-lock-timeout=0s", str(Path(plan_file).resolve())],
+        self._run(["apply", "-input=false", "-json", self._lock_timeout(), str(Path(plan_file).resolve())],
                   show=SHOWN - {"planned_change", "resource_drift"})
 
     def destroy(self):
-        self._run(["destroy", "-input=false", "-json", "-lock-timeout=0s", "-auto-approve", *self._var_args()])
+        self._run(["destroy", "-input=false", "-json", self._lock_timeout(), "-auto-approve", *self._var_args()])
 
     def output(self):
         raw = self._run(["output", "-json", "-no-color"], stream_json=False)
@@ -231,16 +273,29 @@ class Terraform:
     # -- running ------------------------------------------------------------------------------------
 
     def _var_args(self):
-        return [f"-var-file={self.workdir / VARS_FILE}", *(f"-var-file={path}" for path in self.var_files)]
+        # tapctl's own file last: the environment's name, account and region are not a var-file's to change.
+        return [*(f"-var-file={path}" for path in self.settings.var_files), f"-var-file={self.workdir / VARS_FILE}"]
+
+    def _lock_timeout(self):
+        # Wait for another run's lock (a CI job, a colleague) rather than fail at once.
+        return f"-lock-timeout={self.settings.lock_timeout}"
 
     def _environment(self):
-        return {
+        environment = {
             **os.environ,
             "TF_DATA_DIR": str(self.workdir / ".terraform"),
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",
             "CHECKPOINT_DISABLE": "1",
         }
+        if not self.settings.plugin_dir and "TF_PLUGIN_CACHE_DIR" not in environment:
+            cache = PLUGIN_CACHE.expanduser()
+            try:
+                cache.mkdir(parents=True, exist_ok=True)
+                environment["TF_PLUGIN_CACHE_DIR"] = str(cache)
+            except OSError:
+                pass  # no cache: each environment downloads the provider itself
+        return environment
 
     def _run(self, args, stream_json=True, show=SHOWN):
         """Run terraform in the working copy. With ``stream_json``, show the ``show`` kinds of its UI
@@ -280,7 +335,9 @@ class Terraform:
             stderr = stderr_file.read()
         if failed:
             text = "\n".join(ui.errors) or _first_error(stderr) or _first_error("".join(plain)) or stderr
-            raise _classify(args[0], self.settings.env, text)
+            error = _classify(args[0], self.settings.env, text)
+            error.output = stderr + "".join(plain)  # all of it, for a remedy that needs more than the first error
+            raise error
         return messages if stream_json else "".join(plain)
 
 class UiStream:
@@ -342,6 +399,24 @@ def _first_error(text):
 
 # init's own heading before the configuration errors that it then lists.
 _INIT_PREAMBLE = "Error: Terraform encountered problems during initiali"
+
+
+def _read_bytes(path):
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def plan_lock_file(plan_file):
+    """The provider lock file a saved plan was made with (a plan file is a zip holding it), or None."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(plan_file) as plan:
+            return plan.read(LOCK_FILE)
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return None
 
 
 def _package_variable(function):

@@ -26,10 +26,6 @@ SERVICES = ("apigateway", "cloudwatch", "dynamodb", "iam", "kms", "lambda", "log
 FAKE_KEY = "local"
 
 
-def region():
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
 def _free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -65,8 +61,8 @@ def running(workdir):
     return None
 
 
-def start(workdir, progress=lambda line: None, retry_delay=1.0):
-    """The environment's emulator, started unless it already runs; returns its state."""
+def start(workdir, region, progress=lambda line: None, retry_delay=1.0):
+    """The environment's emulator in ``region``, started unless it already runs; returns its state."""
     workdir = Path(workdir)
     state = running(workdir)
     if state:
@@ -75,7 +71,7 @@ def start(workdir, progress=lambda line: None, retry_delay=1.0):
     port = _free_port()
     log = open(workdir / "emulator.log", "ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "tapctl.local.server", "--port", str(port), "--region", region(),
+        [sys.executable, "-m", "tapctl.local.server", "--port", str(port), "--region", region,
          "--workdir", str(workdir), "--retry-delay", str(retry_delay)],
         stdout=log,
         stderr=log,
@@ -88,7 +84,7 @@ def start(workdir, progress=lambda line: None, retry_delay=1.0):
             process.kill()
             raise EndpointUnreachable(f"the local emulator did not start (see {workdir / 'emulator.log'})")
         time.sleep(0.1)
-    state = {"pid": process.pid, "port": port, "endpoint": f"http://127.0.0.1:{port}", "region": region()}
+    state = {"pid": process.pid, "port": port, "endpoint": f"http://127.0.0.1:{port}", "region": region}
     (workdir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
     progress(f"local emulator started on {state['endpoint']} (pid {process.pid})")
     return state
@@ -139,7 +135,6 @@ def provider_override(endpoint, aws_region):
         f"  access_key                  = {json.dumps(FAKE_KEY)}\n"
         f"  secret_key                  = {json.dumps(FAKE_KEY)}\n"
         "  skip_credentials_validation = true\n"
-        "  skip_requesting_account_id  = true\n"
         "  skip_metadata_api_check     = true\n"
         "  endpoints {\n"
         f"{endpoints}\n"
@@ -160,11 +155,16 @@ def local_outputs(outputs, endpoint):
 
 def client(workdir, service):
     """A boto3 client for ``service`` of this environment's running emulator."""
-    import boto3
-
     state = running(workdir)
     if not state:
         raise EndpointUnreachable(f"the local emulator in {workdir} is not running")
+    return client_for(state, service)
+
+
+def client_for(state, service):
+    """A boto3 client for ``service`` of the emulator described by ``state``."""
+    import boto3
+
     return boto3.client(
         service, endpoint_url=state["endpoint"], region_name=state["region"],
         aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_KEY,

@@ -8,6 +8,7 @@ starts and stops it.
 import argparse
 import io
 import json
+import os
 import re
 import signal
 import sys
@@ -18,7 +19,12 @@ from urllib.parse import parse_qs
 
 ACCOUNT = "123456789012"  # moto's default account
 HEALTH_PATH = "/_tapctl/health"
+# Lambda's account quota of concurrent executions; moto enforces the same variable when a function's
+# concurrency is reserved (default: AWS's default quota).
+QUOTA_VARIABLE = "MOTO_LAMBDA_CONCURRENCY_QUOTA"
+DEFAULT_QUOTA = 1000
 _INVOKE = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
+_ACCOUNT_SETTINGS = re.compile(r"/2016-08-19/account-settings/?")
 _USER_REQUEST = re.compile(r"/restapis/(?P<api>[^/]+)/(?P<stage>[^/]+)/_user_request_(?P<path>/.*)")
 # Control-plane writes that change what the data plane serves.
 _CONTROL_PLANE = re.compile(r"/(restapis|20\d\d-\d\d-\d\d/functions)")
@@ -44,6 +50,34 @@ class Emulator:
             workdir, self.endpoint, region, self.describe_function, self.function_code, self.send_to_queue, retry_delay
         )
         self.gateway = Gateway(self.client, self.lambdas, ACCOUNT)
+        self._set_up_account()
+
+    def _set_up_account(self):
+        # The emulated account is one that has already run an environment with
+        # create_api_gateway_account_role: API Gateway's CloudWatch role is set, as stage logging needs.
+        from moto.apigateway.models import apigateway_backends
+
+        role = f"arn:aws:iam::{ACCOUNT}:role/tapctl-local-apigateway-logs"
+        apigateway_backends[ACCOUNT][self.region].update_account(
+            [{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}]
+        )
+
+    def account_settings(self):
+        """Lambda's GetAccountSettings, which moto lacks: the quota and what reservations leave of it."""
+        from moto.awslambda.models import lambda_backends
+
+        quota = int(os.environ.get(QUOTA_VARIABLE, DEFAULT_QUOTA))
+        reserved = sum(
+            int(function.reserved_concurrency or 0)
+            for function in lambda_backends[ACCOUNT][self.region].list_functions()
+        )
+        return {
+            "AccountLimit": {
+                "TotalCodeSize": 80530636800, "CodeSizeUnzipped": 262144000, "CodeSizeZipped": 52428800,
+                "ConcurrentExecutions": quota, "UnreservedConcurrentExecutions": quota - reserved,
+            },
+            "AccountUsage": {"TotalCodeSize": 0, "FunctionCount": 0},
+        }
 
     # -- reading what was deployed, through the emulator's own API -----------------------------------
 
@@ -120,6 +154,8 @@ class Emulator:
         user_request = _USER_REQUEST.fullmatch(path)
         if user_request:
             return self._user_request(environ, start_response, **user_request.groupdict())
+        if method == "GET" and _ACCOUNT_SETTINGS.fullmatch(path):
+            return self._answer(start_response, 200, {"Content-Type": "application/json"}, json.dumps(self.account_settings()))
         invoke = _INVOKE.fullmatch(path)
         if invoke and method == "POST":
             return self._invoke(environ, start_response, invoke.group("name"))

@@ -2,16 +2,48 @@
 
 import io
 import json
+import shutil
 import zipfile
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 import boto3
 import pytest
+from click.testing import CliRunner
 
 from handlers import router, runtime, validator
+from tapctl.cli import main
+from tests.support import ROOT
 
 ENV = "test"
+FIXTURE = ROOT / "tests" / "fixtures" / "module"
+MOTO_ACCOUNT = "123456789012"  # the account moto answers for keys it does not know
+
+
+@pytest.fixture
+def project(aws, tmp_path, monkeypatch):
+    """A project whose module needs no cloud (tests/fixtures/module); the account and region come from the
+    moto server (STS), as they would from AWS."""
+    if not (shutil.which("terraform") or shutil.which("tofu")):
+        pytest.skip("terraform is not installed (neither terraform nor tofu on PATH)")
+    root = tmp_path / "project"
+    shutil.copytree(ROOT / "handlers", root / "handlers", ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setenv("TAPCTL_PROJECT_DIR", str(root))
+    monkeypatch.setenv("TAPCTL_MODULE_DIR", str(FIXTURE))
+    monkeypatch.setenv("TAPCTL_STATE_DIR", str(tmp_path / "state"))
+    for name in ("ENVIRONMENT_SUFFIX", "TAPCTL_TARGET", "TAPCTL_TERRAFORM_BIN", "TAPCTL_BACKEND_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    return root
+
+
+def tapctl(*args, input=None):
+    return CliRunner().invoke(main, list(args), input=input)
+
+
+def outputs(env):
+    result = tapctl("output", "--env", env, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
 
 
 @dataclass

@@ -1,39 +1,12 @@
 """tapctl's terraform wrapper end to end: the real terraform binary on a module that needs no cloud."""
 
 import json
-import shutil
 
 import pytest
 from click.testing import CliRunner
 
 from tapctl.cli import main
-from tests.support import ROOT
-
-FIXTURE = ROOT / "tests" / "fixtures" / "module"
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    if not (shutil.which("terraform") or shutil.which("tofu")):
-        pytest.skip("terraform is not installed (neither terraform nor tofu on PATH)")
-    root = tmp_path / "project"
-    shutil.copytree(ROOT / "handlers", root / "handlers", ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setenv("TAPCTL_PROJECT_DIR", str(root))
-    monkeypatch.setenv("TAPCTL_MODULE_DIR", str(FIXTURE))
-    monkeypatch.setenv("TAPCTL_STATE_DIR", str(tmp_path / "state"))
-    for name in ("ENVIRONMENT_SUFFIX", "TAPCTL_TARGET", "TAPCTL_TERRAFORM_BIN", "TAPCTL_BACKEND_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    return root
-
-
-def tapctl(*args, input=None):
-    return CliRunner().invoke(main, list(args), input=input)
-
-
-def outputs(env):
-    result = tapctl("output", "--env", env, "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+from tests.functional.conftest import MOTO_ACCOUNT, outputs, tapctl
 
 
 def test_init_plan_apply_output_destroy(project, tmp_path):
@@ -78,9 +51,12 @@ def test_environments_never_share_state(project, tmp_path):
     assert (tmp_path / "state" / "aws" / "qa" / "terraform.tfstate").is_file()
 
 
-def test_deploy_asks_before_applying(project):
+def test_deploy_asks_naming_what_is_at_stake(project, tmp_path):
     result = tapctl("deploy", "--env", "dev", input="n\n")
     assert result.exit_code == 1
+    state = tmp_path / "state" / "aws" / "dev" / "terraform.tfstate"
+    assert (f"Apply 1 to add, 0 to change, 0 to destroy to environment dev on aws: account {MOTO_ACCOUNT}, "
+            f"region us-east-1, local state file {state}? [y/N]") in result.stderr
     assert "deploy cancelled: nothing was changed" in result.output
     assert tapctl("output", "--env", "dev").exit_code != 0
 
@@ -90,25 +66,25 @@ def test_deploy_asks_before_applying(project):
     assert document["plan"]["add"] == 1 and document["outputs"]["api_endpoint"].endswith("/dev/v1/webhook")
 
 
-def test_an_approved_first_deploy_is_one_terraform_run_and_later_ones_plan_first(project, tmp_path):
+def test_a_first_deploy_with_local_state_says_where_the_state_lives(project, tmp_path):
+    result = tapctl("deploy", "--env", "dev", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert "warning: dev's terraform state will live only on this machine" in result.stderr
+    assert "--backend-config backend.hcl" in result.stderr
+    result = tapctl("deploy", "--env", "dev", "--auto-approve")
+    assert "state will live only" not in result.stderr  # said once, before the first apply
+
+
+def test_deploy_plans_then_applies_and_an_unchanged_one_applies_nothing(project, tmp_path):
     result = tapctl("deploy", "--env", "dev", "--auto-approve", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["plan"] == {
-        "environment": "dev", "add": 1, "change": 0, "destroy": 0, "plan_file": None
-    }
-    assert "terraform_data.stack: Plan to create" in result.stderr  # the plan is still shown
-    assert "Plan: 1 to add, 0 to change, 0 to destroy." in result.stderr
+    plan = json.loads(result.stdout)["plan"]
+    assert (plan["add"], plan["change"], plan["destroy"]) == (1, 0, 0)
+    assert plan["plan_file"].endswith("/aws/dev/deploy.tfplan")
+    assert result.stderr.count("terraform_data.stack: Plan to create") == 1  # by the plan, not again by the apply
     assert "terraform_data.stack: Creation complete" in result.stderr
 
-    revision = tmp_path / "revision.tfvars.json"
-    revision.write_text(json.dumps({"revision": "2"}))
-    result = tapctl("deploy", "--env", "dev", "--auto-approve", "--json", "--var-file", str(revision))
-    assert result.exit_code == 0, result.output
-    plan = json.loads(result.stdout)["plan"]
-    assert (plan["add"] + plan["change"], plan["plan_file"].endswith("deploy.tfplan")) == (1, True)
-    assert result.stderr.count("terraform_data.stack: Plan to") == 1  # shown by the plan, not again by the apply
-
-    result = tapctl("deploy", "--env", "dev", "--auto-approve", "--var-file", str(revision))
+    result = tapctl("deploy", "--env", "dev", "--auto-approve")
     assert result.exit_code == 0, result.output
     assert "dev: no changes" in result.stderr and "Apply complete" not in result.stderr
 
@@ -191,13 +167,38 @@ def test_terraform_debug_logging_does_not_stall_tapctl(project, monkeypatch):
     assert result.stdout == "dev: 1 to add, 0 to change, 0 to destroy\n"
 
 
-def test_locked_state_is_reported_as_locked(project, tmp_path):
+def hold_state_lock(state_file):
+    """Lock a local state as another terraform run does: its lock info beside it, then an fcntl lock."""
     import fcntl
 
+    info = state_file.with_name(f".{state_file.name}.lock.info")
+    info.write_text(json.dumps({"ID": "5d6c3e1a", "Operation": "OperationTypeApply", "Info": "", "Who": "ci@runner",
+                                "Version": "1.11.4", "Created": "2026-11-30T10:00:00Z", "Path": str(state_file)}))
+    state = open(state_file, "r+")
+    fcntl.lockf(state, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return state
+
+
+def test_locked_state_is_reported_as_locked(project, tmp_path):
     assert tapctl("deploy", "--env", "dev", "--auto-approve").exit_code == 0
     # terraform's local backend locks the state file with fcntl; hold that lock as another run would.
-    with open(tmp_path / "state" / "aws" / "dev" / "terraform.tfstate", "r+") as state:
-        fcntl.lockf(state, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        result = tapctl("plan", "--env", "dev")
+    with hold_state_lock(tmp_path / "state" / "aws" / "dev" / "terraform.tfstate"):
+        result = tapctl("plan", "--env", "dev", "--lock-timeout", "0s")
     assert result.exit_code == 5, result.output
     assert result.output.strip().splitlines()[-1].startswith("Error: the state of dev is locked by another run")
+
+
+def test_a_held_lock_is_waited_for(project, tmp_path):
+    """A second CI job (or a colleague) holding the state for a moment no longer fails the plan at once."""
+    import threading
+
+    assert tapctl("deploy", "--env", "dev", "--auto-approve").exit_code == 0
+    state = hold_state_lock(tmp_path / "state" / "aws" / "dev" / "terraform.tfstate")
+    release = threading.Timer(3.0, state.close)  # closing the file releases the lock
+    release.start()
+    try:
+        result = tapctl("plan", "--env", "dev", "--lock-timeout", "60s")
+    finally:
+        release.join()
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "dev: no changes\n"

@@ -47,7 +47,8 @@ def test_smoke_test_passes(deployment):
 
 def test_a_plan_right_after_the_deploy_shows_no_changes_and_no_drift(local_only):
     """The first refresh after a create reads back attributes the provider stored differently (empty
-    tags for null, the roles' inline policies); tapctl shows drift only where the plan changes something."""
+    tags for null, the roles' inline policies); tapctl shows drift only where the plan changes something.
+    The deploy had a var-file and this plan has none: the environment's record supplies it."""
     result = local_only.tapctl("plan")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [f"{local_only.env}: no changes"]

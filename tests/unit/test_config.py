@@ -43,7 +43,7 @@ def test_smoke_expectations_are_the_handlers_answers():
     [
         ("Error acquiring the state lock: resource temporarily unavailable", errors.StateLocked, "locked"),
         ("No valid credential sources found: please see ...", errors.NoCredentials, "no AWS credentials"),
-        ("Failed to query available provider packages: could not connect", errors.TerraformFailed, "--plugin-dir"),
+        ("Failed to query available provider packages: could not connect", errors.ProviderUnavailable, "cannot be installed"),
         ('creating SQS Queue: dial tcp 127.0.0.1:4566: connect: connection refused', errors.EndpointUnreachable, "unreachable"),
         ("Invalid reference: A reference to a resource type must be followed", errors.TerraformFailed, "terraform plan failed"),
     ],
@@ -54,7 +54,23 @@ def test_terraform_failures_become_clear_errors(message, error, text):
     assert text in failure.message and "\n" not in failure.message
 
 
-def test_exit_codes_are_distinct():
-    codes = [cls.exit_code for cls in (errors.ToolMissing, errors.TerraformFailed, errors.StateLocked,
-                                      errors.NoCredentials, errors.EndpointUnreachable, errors.PlanMismatch)]
-    assert len(set(codes)) == len(codes) and 2 not in codes and 0 not in codes
+def test_exit_codes_are_distinct_and_documented():
+    classes = (errors.ChecksFailed, errors.UsageError, errors.ToolMissing, errors.TerraformFailed, errors.StateLocked,
+               errors.NoCredentials, errors.EndpointUnreachable, errors.PlanMismatch, errors.WrongEnvironment,
+               errors.PreflightFailed)
+    codes = [cls.exit_code for cls in classes]
+    assert len(set(codes)) == len(codes) and 0 not in codes
+    assert errors.ProviderUnavailable.exit_code == errors.ToolMissing.exit_code  # the provider is a tool too
+    documented = dict(re.findall(r"^\s+(\d+)  (.+)$", errors.__doc__, re.M))
+    readme = (ROOT / "README.md").read_text()
+    for code in codes:
+        assert str(code) in documented, code
+        assert re.search(rf"\b{code} [a-z]", readme.split("Exit codes:")[1]), f"README names exit code {code}"
+
+
+@pytest.mark.parametrize(("variable", "pattern"), [("aws_region", config.REGION_PATTERN),
+                                                   ("aws_account_id", config.ACCOUNT_PATTERN)])
+def test_region_and_account_rules_are_the_ones_terraform_validates(variable, pattern):
+    variables = (ROOT / "terraform" / "variables.tf").read_text()
+    [module_pattern] = re.findall(rf'can\(regex\("([^"]+)", var\.{variable}\)\)', variables)
+    assert module_pattern.replace("\\\\", "\\") == pattern

@@ -1,0 +1,101 @@
+"""How a change reaches an environment: plan, check that the account can take it, confirm naming what is
+at stake, apply, remember how the environment is now deployed, then warn about what still needs a person.
+
+Plain functions over an opened environment (tapctl.targets.open_environment); ``confirm`` and ``warn``
+are given by the caller, so nothing here knows of click.
+"""
+
+from dataclasses import dataclass
+
+from tapctl import preflight
+from tapctl.environment import write_record
+from tapctl.errors import ChecksFailed, PreflightFailed
+
+
+@dataclass(frozen=True)
+class Stakes:
+    """What a confirmation names: where the change lands and how big it is."""
+
+    env: str
+    target: str
+    account: str
+    region: str
+    state: str
+    summary: object  # tapctl.terraform.PlanSummary
+
+    def describe(self):
+        return (f"environment {self.env} on {self.target}: account {self.account}, region {self.region}, "
+                f"{self.state}")
+
+    def question(self):
+        counts = f"{self.summary.add} to add, {self.summary.change} to change, {self.summary.destroy} to destroy"
+        return f"Apply {counts} to {self.describe()}?"
+
+
+def stakes(opened, summary):
+    return Stakes(opened.settings.env, opened.target.name, opened.identity.account, opened.identity.region,
+                  opened.target.state_description(), summary)
+
+
+def first_deploy_warnings(opened):
+    """Said before the first apply of an environment whose state would live on this machine only."""
+    settings = opened.settings
+    if settings.record or settings.backend_config or not opened.target.durable or opened.terraform.deployed():
+        return []
+    return [
+        f"warning: {settings.env}'s terraform state will live only on this machine "
+        f"({settings.workdir / 'terraform.tfstate'}); lose it and terraform forgets every resource. "
+        f"For a team or CI keep it in S3: --backend-config backend.hcl, or backend_config in tapctl.toml"
+    ]
+
+
+def check_account(opened, plan_file, warn):
+    """Refuse, before applying, a plan the account cannot take (tapctl.preflight)."""
+    document = opened.terraform.show(plan_file)
+    found = preflight.problems(opened.target, document, opened.identity, warn)
+    if found:
+        raise PreflightFailed(found[0] if len(found) == 1 else " AND ".join(found))
+
+
+def deploy(opened, *, auto_approve, confirm, warn):
+    """Plan, check, confirm and apply; returns the plan's summary (nothing applied when it has no changes)."""
+    for line in first_deploy_warnings(opened):
+        warn(line)
+    plan_file = opened.settings.workdir / "deploy.tfplan"
+    summary = opened.terraform.plan(plan_file)
+    warn(summary.line())
+    if not summary.has_changes:
+        if not opened.settings.record and opened.terraform.deployed():  # deployed before records were kept
+            write_record(opened.settings, opened.identity)
+        return summary
+    check_account(opened, plan_file, warn)
+    question = stakes(opened, summary).question()
+    if not auto_approve and not confirm(question):
+        raise ChecksFailed("deploy cancelled: nothing was changed")
+    apply(opened, plan_file)
+    return summary
+
+
+def apply(opened, plan_file):
+    opened.applied = True
+    opened.terraform.apply(plan_file)
+    write_record(opened.settings, opened.identity)
+
+
+def alarm_warnings(opened, outputs):
+    """A protected environment whose alarm topic reaches no one is worth a warning after every deploy."""
+    topic = outputs.get("alarm_topic_arn")
+    if not outputs.get("protected") or not topic:
+        return []
+    import botocore.exceptions
+
+    try:
+        subscriptions = opened.target.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+        return [f"warning: could not list the subscriptions of {topic}: {error}"]
+    if subscriptions:
+        return []
+    return [
+        f"warning: {opened.settings.env} is protected but its alarms reach no one: nobody is subscribed to "
+        f"{topic}. Set alarm_email in a var-file, or subscribe your paging tool to the topic"
+    ]
