@@ -6,14 +6,24 @@ PY := $(VENV)/bin/python
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
 
-# The offline AWS provider mirror: its parent folder is terraform's -plugin-dir.
-TAPCTL_PLUGIN_DIR ?= $(shell dirname "$$(find / -maxdepth 4 -type d -name registry.terraform.io -not -path '*/.terraform/*' 2>/dev/null | head -n 1)" 2>/dev/null | grep -v '^\.$$')
-export TAPCTL_PLUGIN_DIR
+# An offline AWS provider mirror is optional: without one, terraform takes the provider from the public
+# registry. Only the targets that run terraform look for one, in named places: TAPCTL_PLUGIN_DIR, then
+# the first of these folders that holds registry.terraform.io/hashicorp/aws (terraform's own implied
+# mirror folders, then /opt/tf-plugins, where CI images tend to bake one in).
+PROVIDER_MIRRORS ?= $(HOME)/.terraform.d/plugins $(HOME)/.local/share/terraform/plugins \
+	/usr/local/share/terraform/plugins /usr/share/terraform/plugins /opt/tf-plugins
+MIRROR_FROM_ENVIRONMENT := $(TAPCTL_PLUGIN_DIR)
+provider_mirror = $(or $(MIRROR_FROM_ENVIRONMENT),$(patsubst %/registry.terraform.io/hashicorp/aws,%,$(firstword \
+	$(wildcard $(addsuffix /registry.terraform.io/hashicorp/aws,$(PROVIDER_MIRRORS))))))
+TERRAFORM_TARGETS := test test-terraform demo demo-down bench bench-deploy bench-pipeline fuzz load plan
+$(TERRAFORM_TARGETS): export TAPCTL_PLUGIN_DIR = $(provider_mirror)
 
 .PHONY: test test-unit test-terraform package plan demo demo-down bench bench-deploy bench-pipeline fuzz load clean
 ENV ?= $(ENVIRONMENT_SUFFIX)
 
 $(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
+		{ echo "tapctl needs Python >= 3.11: $(PYTHON) is $$($(PYTHON) --version 2>&1); run make PYTHON=python3.11 ..." >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
@@ -41,7 +51,7 @@ test-terraform: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 ## DEMO_KEEP=1 keeps it running (then: make demo-down).
 DEMO_ENV ?= demo
 demo: $(VENV)/.installed
-	@test -n "$(TAPCTL_PLUGIN_DIR)" || { echo "no AWS provider mirror found: set TAPCTL_PLUGIN_DIR" >&2; exit 2; }
+	@echo "AWS provider: $(or $(TAPCTL_PLUGIN_DIR),the public registry (no mirror found))" >&2
 	$(VENV)/bin/tapctl deploy --env $(DEMO_ENV) --target local --auto-approve --smoke
 	$(VENV)/bin/tapctl local send --env $(DEMO_ENV) --count 2
 	$(VENV)/bin/tapctl local queues --env $(DEMO_ENV)
@@ -81,5 +91,6 @@ plan: $(VENV)/.installed
 	@test -n "$(ENV)" || { echo "usage: make plan ENV=<environment>" >&2; exit 2; }
 	$(VENV)/bin/tapctl plan --env $(ENV) --out build/$(ENV).tfplan
 
+## Build outputs and virtual environments only: never .tapctl/, which holds environments' terraform state.
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) build .tapctl .pytest_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) build .pytest_cache .hypothesis
