@@ -75,7 +75,7 @@ def floor(endpoint):
     return run_phase(work, range(EVENTS))
 
 
-def pipeline(url):
+def pipeline(url, secret):
     kinds = list(QUEUE_OUTPUTS)
     events = [{"event_id": f"bench-{uuid.uuid4().hex}", "transaction_type": kinds[n % 3], "amount": 10.5,
                "timestamp": "2026-11-29T17:45:00Z"} for n in range(EVENTS)]
@@ -83,7 +83,7 @@ def pipeline(url):
 
     def work(event):
         started = time.perf_counter()
-        status, _, _ = post_json(url, event)
+        status, _, _ = post_json(url, event, secret=secret)  # signed, as senders must
         statuses[event["event_id"]] = status
         return time.perf_counter() - started
 
@@ -118,7 +118,9 @@ def main():
                                                 capture_output=True, text=True).stdout)
             endpoint = json.loads((Path(scratch) / "local" / "benchpipe" / "emulator.json").read_text())["endpoint"]
             floor_figures = floor(endpoint)
-            pipeline_figures, events, statuses = pipeline(outputs["api_endpoint"])
+            secret = json.loads(subprocess.run([*tapctl, "secret", "show", *common, "--json"], check=True, env=env,
+                                               cwd=ROOT, capture_output=True, text=True).stdout)["current"]
+            pipeline_figures, events, statuses = pipeline(outputs["api_endpoint"], secret)
             expected = {e["event_id"]: e["transaction_type"] for e in events if statuses.get(e["event_id"]) == 200}
             accounting = delivered(endpoint, outputs, expected)
         finally:

@@ -59,8 +59,9 @@ def seconds_left(context):
     return remaining() / 1000 if remaining else float("inf")
 
 
-def log_invocation(*, function, request, event_id, outcome, status, started, error=None):
-    """Write the invocation's one JSON log line. It never carries the amount or the body."""
+def log_invocation(*, function, request, event_id, outcome, status, started, error=None, **fields):
+    """Write the invocation's one JSON log line. It never carries the amount, the body or a secret;
+    ``fields`` that are None are left out."""
     record = {
         "function": function,
         "request_id": request,
@@ -71,5 +72,6 @@ def log_invocation(*, function, request, event_id, outcome, status, started, err
     }
     if error is not None:
         record["error"] = error
+    record.update((name, value) for name, value in fields.items() if value is not None)
     sys.stdout.write(json.dumps(record) + "\n")
     sys.stdout.flush()

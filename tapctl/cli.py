@@ -4,13 +4,14 @@ stderr, results to stdout."""
 
 import functools
 import json
+import time
 from pathlib import Path
 
 import click
 
 from tapctl import __version__
 from tapctl.config import TARGETS, env_name_problem
-from tapctl.errors import ChecksFailed, UsageError
+from tapctl.errors import ChecksFailed, TapctlError, UsageError
 
 
 def _progress(line):
@@ -207,8 +208,7 @@ def apply(settings, plan_file):
         deploy.check_account(opened, plan_file, _progress)
         deploy.apply(opened, plan_file)
         outputs = opened.target.outputs(opened.terraform.output())
-        for line in deploy.alarm_warnings(opened, outputs):
-            _progress(line)
+        deploy.after_apply(opened, outputs, _progress)
     _emit(settings, outputs, _outputs_lines(outputs))
 
 
@@ -229,13 +229,12 @@ def deploy(settings, auto_approve, smoke):
     with open_environment(settings, _progress) as opened:
         summary = deploying.deploy(opened, auto_approve=auto_approve, confirm=_confirm, warn=_progress)
         outputs = opened.target.outputs(opened.terraform.output())
-        for line in deploying.alarm_warnings(opened, outputs):
-            _progress(line)
+        deploying.after_apply(opened, outputs, _progress)
         result = {"plan": summary.as_dict(), "outputs": outputs}
         if not settings.json_output:
             _emit(settings, result, _outputs_lines(outputs))
         if smoke:
-            _smoke(settings, outputs=outputs, endpoint=None, wait=20.0, sqs=opened.target.client("sqs"), extra=result)
+            _smoke(settings, _deployed_smoke(settings, opened.target, outputs, 20.0), extra=result)
         elif settings.json_output:
             _emit(settings, result, [])
 
@@ -308,33 +307,43 @@ def _read_outputs(settings, target=None):
 @main.command("smoke-test")
 @environment_options(env_required=False)
 @click.option("--endpoint", default=None, help="Smoke-test this POST /webhook URL only (no queue checks; no --env needed).")
+@click.option("--secret", envvar="TAPCTL_SIGNING_SECRET", default=None,
+              help="Signing secret (whsec_...) for --endpoint: then the 401 checks run too [env: TAPCTL_SIGNING_SECRET].")
 @click.option("--wait", default=20.0, show_default=True, type=click.FloatRange(min=1),
               help="Seconds to wait for each event in its queue.")
-def smoke_test(settings, endpoint, wait):
-    """Prove a deployment works: accept, route, de-duplicate and reject, one line per check.
+def smoke_test(settings, endpoint, secret, wait):
+    """Prove a deployment works: accept, route, de-duplicate, reject and refuse forgeries, one line per check.
 
     Example: tapctl smoke-test --env dev
     """
+    from tapctl.smoke import SmokeTest
+
     if endpoint:
-        _smoke(settings, outputs=None, endpoint=endpoint, wait=wait)
+        _smoke(settings, SmokeTest(endpoint, wait_seconds=wait, secret=secret, signatures_required=bool(secret)))
         return
     if not settings.env:
         raise UsageError("Missing option '--env': name the environment (or set ENVIRONMENT_SUFFIX), or give --endpoint")
     from tapctl.targets import for_settings
 
     target = for_settings(settings, _progress)
-    outputs = _read_outputs(settings, target)
-    _smoke(settings, outputs=outputs, endpoint=None, wait=wait, sqs=target.client("sqs"))
+    _smoke(settings, _deployed_smoke(settings, target, _read_outputs(settings, target), wait))
 
 
-def _smoke(settings, outputs, endpoint, wait, sqs=None, extra=None):
+def _deployed_smoke(settings, target, outputs, wait):
+    """The smoke test of a deployed environment: its queues, its current secret, its table."""
+    from tapctl.signing_secret import SigningSecret
     from tapctl.smoke import SmokeTest
 
-    show = (lambda check: _progress(check.line())) if settings.json_output else (lambda check: click.echo(check.line()))
-    if outputs:
-        test = SmokeTest.from_outputs(outputs, wait_seconds=wait, progress=show, sqs=sqs)
-    else:
-        test = SmokeTest(endpoint, wait_seconds=wait, progress=show)
+    mode = outputs.get("signature_mode", "off")
+    secret = SigningSecret.of(target, outputs, settings.env).live()[0]["secret"] if mode != "off" else None
+    return SmokeTest.from_outputs(
+        outputs, wait_seconds=wait, sqs=target.client("sqs"), secret=secret, signatures_required=mode == "required",
+        records=(target.client("dynamodb"), outputs["dynamodb_table_name"]),
+    )
+
+
+def _smoke(settings, test, extra=None):
+    test.progress = (lambda check: _progress(check.line())) if settings.json_output else (lambda check: click.echo(check.line()))
     checks = test.run()
     failed = [check for check in checks if not check.passed]
     report = {"passed": not failed, "checks": [check.as_dict() for check in checks]}
@@ -345,6 +354,110 @@ def _smoke(settings, outputs, endpoint, wait, sqs=None, extra=None):
     if failed:
         raise ChecksFailed(f"smoke test failed: {len(failed)} of {len(checks)} checks")
     return report
+
+
+class Duration(click.ParamType):
+    """A length of time: 90s, 30m, 24h, 7d (or plain seconds)."""
+
+    name = "duration"
+    _units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)):
+            return value
+        text = str(value).strip().lower()
+        unit = self._units.get(text[-1:], None)
+        number = text[:-1] if unit else text
+        try:
+            seconds = float(number) * (unit or 1)
+        except ValueError:
+            self.fail(f"{value!r} is not a duration such as 90s, 30m, 24h or 7d", param, ctx)
+        if seconds < 0:
+            self.fail(f"{value!r} is negative", param, ctx)
+        return seconds
+
+
+@main.group()
+def secret():
+    """The environment's webhook signing secret (Standard Webhooks): show it, rotate it."""
+
+
+def _signing_secret(settings):
+    from tapctl.signing_secret import SigningSecret
+    from tapctl.targets import for_settings
+
+    target = for_settings(settings, _progress)
+    return SigningSecret.of(target, _read_outputs(settings, target), settings.env)
+
+
+def _show_secret(settings, entries, heading):
+    from tapctl.signing import live
+    from tapctl.signing_secret import describe_expiry
+
+    current = live(entries, time.time())
+    lines = [heading, f"sign with: {current[0]['secret'] if current else '(none: every secret has expired)'}"]
+    lines += [f"  {entry['secret']}  {describe_expiry(entry['expires_at'])}" for entry in entries]
+    _emit(settings, {"environment": settings.env, "current": current[0]["secret"] if current else None,
+                     "secrets": entries}, lines)
+
+
+@secret.command("show")
+@environment_options
+def secret_show(settings):
+    """Print the current signing secret and each key's expiry, for configuring the sender.
+
+    Example: tapctl secret show --env dev --json
+    """
+    signing_secret = _signing_secret(settings)
+    entries = signing_secret.entries()
+    if entries is None:
+        raise TapctlError(f"the signing secret of {settings.env} has no value yet: run `tapctl secret rotate --env "
+                          f"{settings.env}`")
+    _show_secret(settings, entries, f"{settings.env}: webhook signing secrets, newest first")
+
+
+@secret.command("rotate")
+@environment_options
+@click.option("--grace", type=Duration(), default="24h", show_default=True,
+              help="How long the previous secret keeps verifying while senders switch (0 revokes it at once).")
+def secret_rotate(settings, grace):
+    """Make a new signing secret the current one; keep the previous one for the grace period.
+
+    Senders sign with the new secret from now on (or with both, as Standard Webhooks allows); every warm
+    validator reads it within signing_secret_cache_seconds. Example: tapctl secret rotate --env prod --grace 48h
+    """
+    entries = _signing_secret(settings).rotate(grace)
+    _show_secret(settings, entries, f"{settings.env}: rotated; give the new secret to your senders")
+
+
+@main.command()
+@environment_options
+@click.option("--file", "body_file", type=click.File("rb"), default="-", show_default=True,
+              help="The body to sign, exactly as it will be sent ('-' reads standard input).")
+@click.option("--curl", is_flag=True, help="Print a ready curl command that sends the body, signed, to the endpoint.")
+def sign(settings, body_file, curl):
+    """Print the Standard Webhooks headers of a body, signed with the environment's current secret.
+
+    Example: tapctl sign --env dev --file event.json --curl | sh
+    """
+    import shlex
+
+    from tapctl import signing
+    from tapctl.signing_secret import SigningSecret
+    from tapctl.targets import for_settings
+
+    body = body_file.read()
+    target = for_settings(settings, _progress)
+    outputs = _read_outputs(settings, target)
+    headers = signing.headers(SigningSecret.of(target, outputs, settings.env).live()[0]["secret"], body)
+    if curl:
+        parts = ["curl", "-s", "-X", "POST", outputs["api_endpoint"], "-H", "Content-Type: application/json"]
+        for name, value in headers.items():
+            parts += ["-H", f"{name}: {value}"]
+        parts += ["--data-binary", body.decode("utf-8", "replace")]
+        _emit(settings, {**headers, "curl": shlex.join(parts)}, [shlex.join(parts)])
+    else:
+        _emit(settings, headers, [f"{name}: {value}" for name, value in headers.items()])
 
 
 @main.group()
@@ -381,16 +494,21 @@ def local_send(settings, count):
 
     Example: tapctl local send --env dev --count 3
     """
+    from tapctl.signing_secret import SigningSecret
     from tapctl.smoke import TRANSACTION_TYPES, post_json, smoke_event
+    from tapctl.targets import for_settings
 
-    url = _read_outputs(settings)["api_endpoint"]
+    target = for_settings(settings, _progress)
+    outputs = _read_outputs(settings, target)
+    url = outputs["api_endpoint"]
+    secret = SigningSecret.of(target, outputs, settings.env).live()[0]["secret"]
     sent = []
     for transaction_type in TRANSACTION_TYPES:
         for number in range(count):
             event = {**smoke_event(transaction_type), "amount": round(10.5 * (number + 1), 2)}
             event["event_id"] = event["event_id"].replace("tapctl-smoke-", "sample-")
             del event["smoke_test"]
-            status, body, latency = post_json(url, event)
+            status, body, latency = post_json(url, event, secret=secret)
             sent.append({"event_id": event["event_id"], "status": status, "answer": body, "latency_ms": round(latency, 1)})
     _emit(settings, sent, [f"{item['status']}  {item['event_id']}  {item['latency_ms']:.1f} ms" for item in sent])
 

@@ -82,6 +82,20 @@ def apply(opened, plan_file):
     write_record(opened.settings, opened.identity)
 
 
+def after_apply(opened, outputs, progress):
+    """What a deploy leaves ready: the first signing secret (terraform creates the secret without a
+    value), and a word about what still needs a person."""
+    from tapctl.signing_secret import SigningSecret
+
+    if outputs.get("signing_secret_arn"):
+        _, created = SigningSecret.of(opened.target, outputs, opened.settings.env).ensure()
+        if created:
+            progress(f"{opened.settings.env}: created its first webhook signing secret; give it to your senders: "
+                     f"tapctl secret show --env {opened.settings.env}")
+    for line in alarm_warnings(opened, outputs):
+        progress(line)
+
+
 def alarm_warnings(opened, outputs):
     """A protected environment whose alarm topic reaches no one is worth a warning after every deploy."""
     topic = outputs.get("alarm_topic_arn")

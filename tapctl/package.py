@@ -19,7 +19,8 @@ from tapctl.errors import TapctlError
 # Each function's zip: the shared package files plus its own module (handler strings in terraform/functions.tf).
 SHARED = ("handlers/__init__.py", "handlers/runtime.py")
 FUNCTIONS = {
-    "webhook-validator": SHARED + ("handlers/validator.py",),
+    "webhook-validator": SHARED + ("handlers/event.py", "handlers/records.py", "handlers/signature.py",
+                                   "handlers/signing_keys.py", "handlers/validator.py"),
     "event-router": SHARED + ("handlers/router.py",),
 }
 MANIFEST = "manifest.json"

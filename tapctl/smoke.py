@@ -1,9 +1,11 @@
 """Checks a deployed pipeline end to end through its public endpoint, against any target's outputs.
 
-For each transaction type: a valid event is accepted (200, exact body), arrives in its own queue
-(found by its own unique event_id and then deleted), and a second delivery is a duplicate (409).
-A body missing a field gets a 400 that names the field. Messages the smoke test did not send are
-made visible again at once and never deleted; note that SQS still counts the receive.
+For each transaction type: a valid event, signed with the environment's secret, is accepted (200, exact
+body), arrives in its own queue (found by its own unique event_id and then deleted), and a second
+delivery is a duplicate (409). A body missing a field gets a 400 that names the field. Where signatures
+are required: an unsigned event, a stale signature and a tampered body each get a 401, and none is
+recorded (so none can be queued). Messages the smoke test did not send are made visible again at once
+and never deleted; note that SQS still counts the receive.
 
 Smoke events carry ``"smoke_test": true`` and an event_id starting ``tapctl-smoke-`` so that
 consumers of a live environment can recognise and skip them.
@@ -18,6 +20,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
+from tapctl import signing
 from tapctl.config import QUEUE_OUTPUTS
 
 # The answers of the contract, spelled again so that the CLI never imports the handlers (and boto3);
@@ -53,10 +56,15 @@ def smoke_event(transaction_type):
     }
 
 
-def post_json(url, body, timeout=15.0):
-    """POST ``body`` as JSON; return (status, parsed body or raw text, latency in ms)."""
+def post_json(url, body, timeout=15.0, secret=None, headers=None):
+    """POST ``body`` as JSON, signed with ``secret`` (one or several) unless it is None; return (status,
+    parsed body or raw text, latency in ms)."""
     data = json.dumps(body).encode() if not isinstance(body, bytes) else body
-    request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json"})
+    all_headers = {"Content-Type": "application/json"}
+    if secret:
+        all_headers.update(signing.headers(secret, data))
+    all_headers.update(headers or {})
+    request = urllib.request.Request(url, data=data, method="POST", headers=all_headers)
     started = time.perf_counter()
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -78,12 +86,16 @@ def region_of(queue_url):
 class SmokeTest:
     """The checks against one endpoint and (optionally) its queues, given as outputs of a deployment."""
 
-    def __init__(self, endpoint, queue_urls=None, *, wait_seconds=20.0, sqs=None, progress=None):
+    def __init__(self, endpoint, queue_urls=None, *, wait_seconds=20.0, sqs=None, progress=None, secret=None,
+                 signatures_required=False, records=None):
         self.endpoint = endpoint
         self.queue_urls = queue_urls or {}
         self.wait_seconds = wait_seconds
         self._sqs = sqs
         self.progress = progress or (lambda check: None)
+        self.secret = secret  # signs every event the checks expect to be accepted
+        self.signatures_required = signatures_required  # then the three 401 checks run
+        self.records = records  # (DynamoDB client, table): proves a refused event left no record
         self.checks = []
 
     @classmethod
@@ -106,9 +118,9 @@ class SmokeTest:
         self.progress(check)
         return check
 
-    def _post(self, name, body):
+    def _post(self, name, body, secret=None, headers=None):
         try:
-            return post_json(self.endpoint, body)
+            return post_json(self.endpoint, body, secret=secret, headers=headers)
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
             self._record(name, False, 0.0, f"endpoint unreachable: {reason}")
@@ -119,7 +131,7 @@ class SmokeTest:
         for transaction_type in TRANSACTION_TYPES:
             event = smoke_event(transaction_type)
             name = f"accept {transaction_type}"
-            answer = self._post(name, event)
+            answer = self._post(name, event, secret=self.secret)
             if answer is None:
                 continue
             status, body, latency = answer
@@ -128,7 +140,9 @@ class SmokeTest:
                 self._record(name, True, latency)
                 sent[transaction_type] = event
             else:
-                self._record(name, False, latency, f"expected 200 {json.dumps(expected)}, got {status} {_short(body)}")
+                hint = ": the environment requires signed webhooks, give --secret" if status == 401 and not self.secret else ""
+                self._record(name, False, latency,
+                             f"expected 200 {json.dumps(expected)}, got {status} {_short(body)}{hint}")
 
         if self.queue_urls:
             for transaction_type, event in sent.items():
@@ -136,20 +150,51 @@ class SmokeTest:
 
         for transaction_type, event in sent.items():
             name = f"duplicate {transaction_type}"
-            answer = self._post(name, event)
+            answer = self._post(name, event, secret=self.secret)
             if answer is not None:
                 status, body, latency = answer
                 ok = status == 409 and body == {"error": DUPLICATE_ERROR}
                 self._record(name, ok, latency, "" if ok else f"expected 409 Duplicate event, got {status} {_short(body)}")
 
         self._check_missing_field()
+        if self.signatures_required and self.secret:
+            self._check_unauthenticated()
         return self.checks
+
+    def _check_unauthenticated(self):
+        """Three forgeries, each refused with a 401 and without a record of its event_id."""
+        cases = (
+            ("refuse unsigned event", "Missing signature headers", lambda data: (data, {})),
+            ("refuse stale signature", "Signature timestamp is too old",
+             lambda data: (data, signing.headers(self.secret, data, now=time.time() - 3600))),
+            ("refuse tampered body", "No matching signature",
+             lambda data: (data.replace(b'"amount": 0.01', b'"amount": 1000000'), signing.headers(self.secret, data))),
+        )
+        for name, error, forge in cases:
+            event = smoke_event("payment")
+            data, headers = forge(json.dumps(event).encode())
+            answer = self._post(name, data, headers=headers)
+            if answer is None:
+                continue
+            status, body, latency = answer
+            problem = None
+            if status != 401 or not (isinstance(body, dict) and str(body.get("error", "")).startswith(error)):
+                problem = f"expected 401 {error}, got {status} {_short(body)}"
+            elif self._recorded(event["event_id"]):
+                problem = "answered 401, but the event was recorded"
+            self._record(name, problem is None, latency, problem or "")
+
+    def _recorded(self, event_id):
+        if not self.records:
+            return False
+        client, table = self.records
+        return "Item" in client.get_item(TableName=table, Key={"event_id": {"S": event_id}}, ConsistentRead=True)
 
     def _check_missing_field(self):
         event = smoke_event("payment")
         del event["amount"]
         name = "reject missing amount"
-        answer = self._post(name, event)
+        answer = self._post(name, event, secret=self.secret)
         if answer is None:
             return
         status, body, latency = answer

@@ -1,5 +1,5 @@
 # The two functions. Environment variable names are the handlers' contract
-# (handlers/validator.py TABLE_ENV, ROUTER_ENV; handlers/router.py QUEUE_URL_ENV).
+# (handlers/validator.py ENVIRONMENT; handlers/router.py QUEUE_URL_ENV).
 
 module "validator" {
   source = "./modules/function"
@@ -18,8 +18,12 @@ module "validator" {
   policy_statements    = local.validator_policy_statements
 
   environment = {
-    DYNAMODB_TABLE     = aws_dynamodb_table.this.name
-    ROUTER_LAMBDA_NAME = local.names.router
+    DYNAMODB_TABLE               = aws_dynamodb_table.this.name
+    ROUTER_LAMBDA_NAME           = local.names.router
+    SIGNING_SECRET_ARN           = aws_secretsmanager_secret.signing.arn
+    SIGNATURE_MODE               = var.signature_mode
+    SIGNATURE_TOLERANCE_SECONDS  = tostring(var.signature_tolerance_seconds)
+    SIGNING_SECRET_CACHE_SECONDS = tostring(var.signing_secret_cache_seconds)
   }
 }
 

@@ -13,6 +13,11 @@ locals {
       actions   = ["lambda:InvokeFunction"]
       resources = [local.router_arn]
     },
+    {
+      sid       = "ReadSigningSecret"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [aws_secretsmanager_secret.signing.arn]
+    },
   ]
 
   router_policy_statements = [

@@ -11,6 +11,7 @@ locals {
     alarm_topic     = "webhook-alarms-${local.env}"
     alarm_key       = "alias/webhook-alarms-${local.env}"
     api_access_logs = "/aws/apigateway/webhook-api-${local.env}"
+    signing_secret  = "webhook-signing-${local.env}"
   }
 
   # ARNs of this stack's resources, known before they exist. The DLQs admit their queues and the

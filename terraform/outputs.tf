@@ -82,3 +82,13 @@ output "protected" {
   description = "Whether the environment is protected (deletion protection; tapctl warns when its alarms reach no one)."
   value       = local.protected
 }
+
+output "signing_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the webhook signing secrets (tapctl secret show / rotate)."
+  value       = aws_secretsmanager_secret.signing.arn
+}
+
+output "signature_mode" {
+  description = "How POST /webhook treats signatures: required, report or off."
+  value       = var.signature_mode
+}

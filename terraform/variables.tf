@@ -183,6 +183,47 @@ variable "router_maximum_event_age_seconds" {
   }
 }
 
+# -- signed webhooks -------------------------------------------------------------------------------
+
+variable "signature_mode" {
+  description = "required: only events signed with the environment's secret (Standard Webhooks) get in; report: signatures are verified and logged, but unsigned events are accepted (while senders migrate); off: no verification."
+  type        = string
+  default     = "required"
+
+  validation {
+    condition     = contains(["required", "report", "off"], var.signature_mode)
+    error_message = "signature_mode must be required, report or off."
+  }
+}
+
+variable "allow_unsigned_webhooks" {
+  description = "Confirms signature_mode = \"off\" on a protected environment (refused without it)."
+  type        = bool
+  default     = false
+}
+
+variable "signature_tolerance_seconds" {
+  description = "How far a signature's webhook-timestamp may lie in the past or the future (replay protection)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.signature_tolerance_seconds >= 30 && var.signature_tolerance_seconds <= 3600 && floor(var.signature_tolerance_seconds) == var.signature_tolerance_seconds
+    error_message = "signature_tolerance_seconds must be a whole number of seconds from 30 to 3600."
+  }
+}
+
+variable "signing_secret_cache_seconds" {
+  description = "How long a warm validator keeps the signing secret before reading it again: a rotation reaches every container within this time."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.signing_secret_cache_seconds >= 0 && var.signing_secret_cache_seconds <= 3600 && floor(var.signing_secret_cache_seconds) == var.signing_secret_cache_seconds
+    error_message = "signing_secret_cache_seconds must be a whole number of seconds from 0 to 3600."
+  }
+}
+
 # -- table -----------------------------------------------------------------------------------------
 
 variable "enable_point_in_time_recovery" {

@@ -12,7 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from handlers import runtime
+from handlers.signing_keys import keys
 from tapctl.cli import main
+from tapctl.smoke import post_json
 from tests.support import ROOT
 
 REGION = "us-east-1"
@@ -55,8 +57,10 @@ def aws(moto_endpoint, monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     runtime.reset_clients()
+    keys.forget()
     yield moto_endpoint
     runtime.reset_clients()
+    keys.forget()
 
 
 @pytest.fixture
@@ -93,9 +97,14 @@ class Deployment:
     endpoint: str = ""  # the emulator's, for the local target
     options: tuple = ()  # tapctl's options that name this deployment
     region: str = "us-east-1"
+    secret: str = ""  # the environment's current signing secret: every event is signed as a sender would
 
     def tapctl(self, command, *args):
         return CliRunner().invoke(main, [command, *self.options, *args])
+
+    def post(self, body, **kwargs):
+        """POST a body to the endpoint, signed with the environment's secret (``secret=None``: unsigned)."""
+        return post_json(self.url, body, **{"secret": self.secret, **kwargs})
 
     def client(self, service):
         if self.target == "local":
@@ -108,8 +117,9 @@ class Deployment:
         return self.outputs["api_endpoint"]
 
 
-# A harmless setting away from the default, so that the record's var-file is what keeps plans empty.
-ITEST_VARIABLES = {"alarm_oldest_message_age_seconds": 900}
+# Settings away from the defaults, so that the record's var-file is what keeps plans empty; a short
+# secret cache lets the rotation tests see a new secret in seconds rather than five minutes.
+ITEST_VARIABLES = {"alarm_oldest_message_age_seconds": 900, "signing_secret_cache_seconds": 2}
 
 
 def local_options(env, state_dir, project_dir=ROOT):
@@ -118,6 +128,13 @@ def local_options(env, state_dir, project_dir=ROOT):
     mirror = os.environ.get("TAPCTL_PLUGIN_DIR", "")
     return ["--env", env, "--target", "local", "--state-dir", str(state_dir), "--project-dir", str(project_dir),
             *(["--plugin-dir", mirror] if mirror else [])]
+
+
+def current_secret(*options):
+    """The environment's current signing secret, as its operators read it."""
+    result = CliRunner().invoke(main, ["secret", "show", *options, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["current"]
 
 
 def skip_without_provider(result):
@@ -140,7 +157,7 @@ def deployment(tmp_path_factory):
             pytest.skip("TAPCTL_TARGET=aws needs TAPCTL_TEST_ENV=<a deployed environment>")
         result = CliRunner().invoke(main, ["output", "--env", env, "--target", "aws", "--json"])
         assert result.exit_code == 0, result.output
-        yield Deployment(env, "aws", json.loads(result.stdout))
+        yield Deployment(env, "aws", json.loads(result.stdout), secret=current_secret(env, "--target", "aws"))
         return
 
     state_dir = tmp_path_factory.mktemp("tapctl-state")
@@ -153,7 +170,8 @@ def deployment(tmp_path_factory):
     assert result.exit_code == 0, result.output
     outputs = json.loads(result.stdout)["outputs"]
     emulator = json.loads((state_dir / "local" / "itest" / "emulator.json").read_text())
-    yield Deployment("itest", "local", outputs, emulator["endpoint"], tuple(common), emulator["region"])
+    yield Deployment("itest", "local", outputs, emulator["endpoint"], tuple(common), emulator["region"],
+                     current_secret(*common))
 
     # A test may have restarted the emulator: check what runs now.
     emulator = json.loads((state_dir / "local" / "itest" / "emulator.json").read_text())

@@ -1,10 +1,13 @@
-"""Helpers shared by the test tiers: sample events, API Gateway proxy events, a Lambda context."""
+"""Helpers shared by the test tiers: sample events, signed API Gateway proxy events, a Lambda context, the
+signing secret of the tests."""
 
 import base64
 import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tapctl import signing
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
@@ -28,18 +31,46 @@ def malformed_cases():
     return json.loads((EVENTS / "malformed.json").read_text())
 
 
-def proxy_event(body, *, base64_encoded=False):
-    """An API Gateway REST AWS_PROXY (payload v1) event for POST /webhook."""
+# The signing secret of the tests' environments (a fixed 32-byte key, so that failures reproduce).
+TEST_SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-signing-test-AbCdEf"
+
+
+def secret_value(*secrets):
+    """The environment's secret value (the contract's format) holding ``secrets``, none expiring."""
+    return json.dumps({"secrets": [{"secret": secret, "expires_at": None} for secret in secrets or (TEST_SECRET,)]})
+
+
+class SecretsClient:
+    """A Secrets Manager client for the unit tier (no network) that answers one value and counts calls."""
+
+    def __init__(self, value=None):
+        self.value = value or secret_value()
+        self.calls = 0
+
+    def get_secret_value(self, SecretId):
+        self.calls += 1
+        return {"ARN": SecretId, "SecretString": self.value}
+
+
+def proxy_event(body, *, base64_encoded=False, secret=TEST_SECRET, headers=None, now=None):
+    """An API Gateway REST AWS_PROXY (payload v1) event for POST /webhook, signed with ``secret`` over the
+    body's bytes (``secret=None``: unsigned); ``headers`` are added as the sender wrote them."""
     if isinstance(body, (dict, list)):
         body = json.dumps(body)
+    raw = body.encode("utf-8") if isinstance(body, str) else (body or b"")
+    all_headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        all_headers.update(signing.headers(secret, raw, now=now))
+    all_headers.update(headers or {})
     if base64_encoded and body is not None:
-        body = base64.b64encode(body.encode("utf-8") if isinstance(body, str) else body).decode("ascii")
+        body = base64.b64encode(raw).decode("ascii")
     return {
         "resource": "/webhook",
         "path": "/webhook",
         "httpMethod": "POST",
-        "headers": {"Content-Type": "application/json"},
-        "multiValueHeaders": {"Content-Type": ["application/json"]},
+        "headers": all_headers,
+        "multiValueHeaders": {name: [value] for name, value in all_headers.items()},
         "queryStringParameters": None,
         "pathParameters": None,
         "stageVariables": None,

@@ -37,6 +37,11 @@ override_resource {
 }
 
 override_resource {
+  target = aws_secretsmanager_secret.signing
+  values = { arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-signing-dev-AbCdEf" }
+}
+
+override_resource {
   target = aws_sqs_queue.router_failures
   values = { arn = "arn:aws:sqs:us-east-1:123456789012:router-failures-dev", url = "https://sqs.us-east-1.amazonaws.com/123456789012/router-failures-dev" }
 }
@@ -121,8 +126,12 @@ run "functions_as_the_design_fixes_them" {
   }
   assert {
     condition = module.validator.configuration.environment == tomap({
-      DYNAMODB_TABLE     = "transaction-events-dev"
-      ROUTER_LAMBDA_NAME = "event-router-dev"
+      DYNAMODB_TABLE               = "transaction-events-dev"
+      ROUTER_LAMBDA_NAME           = "event-router-dev"
+      SIGNING_SECRET_ARN           = "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-signing-dev-AbCdEf"
+      SIGNATURE_MODE               = "required"
+      SIGNATURE_TOLERANCE_SECONDS  = "300"
+      SIGNING_SECRET_CACHE_SECONDS = "300"
     })
     error_message = "validator environment"
   }
@@ -225,6 +234,7 @@ run "least_privilege" {
     condition = [for statement in module.validator.policy.Statement : [statement.Sid, statement.Action, statement.Resource]] == [
       ["RecordEventIds", ["dynamodb:PutItem", "dynamodb:DeleteItem"], [aws_dynamodb_table.this.arn]],
       ["InvokeRouter", ["lambda:InvokeFunction"], ["arn:aws:lambda:us-east-1:123456789012:function:event-router-dev"]],
+      ["ReadSigningSecret", ["secretsmanager:GetSecretValue"], [aws_secretsmanager_secret.signing.arn]],
       ["WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], ["${module.validator.log_group_arn}:*"]],
       ["WriteTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]],
     ]
@@ -318,5 +328,24 @@ run "unreserved_concurrency_for_a_fresh_account" {
   assert {
     condition     = !output.protected
     error_message = "dev is not protected"
+  }
+}
+
+run "the_signing_secret_has_no_value_and_a_reusable_name" {
+  assert {
+    condition     = aws_secretsmanager_secret.signing.name == "webhook-signing-dev" && aws_secretsmanager_secret.signing.recovery_window_in_days == 0
+    error_message = "dev's secret: its name, deleted at once on destroy so that dev can be deployed again"
+  }
+  assert {
+    condition     = output.signature_mode == "required" && output.signing_secret_arn == aws_secretsmanager_secret.signing.arn
+    error_message = "signature outputs"
+  }
+}
+
+run "a_protected_environment_keeps_its_secret_recoverable" {
+  variables { environment_suffix = "prod" }
+  assert {
+    condition     = aws_secretsmanager_secret.signing.recovery_window_in_days == 30
+    error_message = "prod's secret stays recoverable for 30 days"
   }
 }

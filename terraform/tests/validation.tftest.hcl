@@ -90,3 +90,40 @@ run "account_id_that_is_not_12_digits" {
   variables { aws_account_id = "12345" }
   expect_failures = [var.aws_account_id]
 }
+
+run "unknown_signature_mode" {
+  command = plan
+  variables { signature_mode = "optional" }
+  expect_failures = [var.signature_mode]
+}
+
+run "unsigned_webhooks_on_a_protected_environment_need_a_second_variable" {
+  command = plan
+  variables {
+    environment_suffix = "prod"
+    signature_mode     = "off"
+  }
+  expect_failures = [aws_secretsmanager_secret.signing, check.webhooks_are_signed]
+}
+
+run "unsigned_webhooks_on_a_protected_environment_when_confirmed" {
+  command = plan
+  variables {
+    environment_suffix      = "prod"
+    signature_mode          = "off"
+    allow_unsigned_webhooks = true
+  }
+  expect_failures = [check.webhooks_are_signed]
+}
+
+run "unsigned_webhooks_on_dev_are_a_warning_only" {
+  command = plan
+  variables { signature_mode = "report" }
+  expect_failures = [check.webhooks_are_signed]
+}
+
+run "tolerance_beyond_an_hour" {
+  command = plan
+  variables { signature_tolerance_seconds = 3601 }
+  expect_failures = [var.signature_tolerance_seconds]
+}

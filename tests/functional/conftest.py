@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from handlers import router, runtime, validator
+from handlers.signing_keys import keys
 from tapctl.cli import main
-from tests.support import ROOT
+from tests.support import ROOT, secret_value
 
 ENV = "test"
 FIXTURE = ROOT / "tests" / "fixtures" / "module"
@@ -51,6 +52,7 @@ class Pipeline:
     table: str
     router_name: str
     queue_urls: dict
+    secret_arn: str = ""
     invokes: list = field(default_factory=list)
 
     @property
@@ -137,8 +139,13 @@ def pipeline(aws, monkeypatch):
         monkeypatch.setenv(variable, queue_urls[transaction_type])
     monkeypatch.setenv(validator.TABLE_ENV, table)
     monkeypatch.setenv(validator.ROUTER_ENV, router_name)
+    # The environment's signing secret, as tapctl's first deploy writes it: tests/support.TEST_SECRET.
+    secret_arn = boto3.client("secretsmanager").create_secret(
+        Name=f"webhook-signing-{ENV}", SecretString=secret_value())["ARN"]
+    monkeypatch.setenv(validator.SECRET_ENV, secret_arn)
+    keys.forget()
 
-    deployed = Pipeline(table=table, router_name=router_name, queue_urls=queue_urls)
+    deployed = Pipeline(table=table, router_name=router_name, queue_urls=queue_urls, secret_arn=secret_arn)
 
     def capture(request, **_):
         # Observe, not replace: the request still goes to the emulator.

@@ -8,13 +8,14 @@ from contextlib import redirect_stdout
 import pytest
 
 from handlers import router, runtime, validator
+from tapctl import signing
 from tests.support import Context, proxy_event, sample
 
 
 @pytest.fixture
 def calls(pipeline):
     made = []
-    for service in ("dynamodb", "lambda", "sqs"):
+    for service in ("dynamodb", "lambda", "sqs", "secretsmanager"):
         runtime.client(service).meta.events.register(
             "before-call", lambda event_name, **_: made.append(event_name.split(".", 1)[1])
         )
@@ -29,10 +30,15 @@ def operations(calls, handler, event):
 
 
 def test_the_validator_makes_two_calls_for_a_new_event_one_for_a_duplicate_none_for_a_bad_body(calls):
+    # A cold start reads the signing secret once; warm events make 2 / 1 / 0 calls, a bad signature none.
+    assert operations(calls, validator.lambda_handler, proxy_event(sample("refund"))) == [
+        "secrets-manager.GetSecretValue", "dynamodb.PutItem", "lambda.Invoke"]
     event = sample("payment")
     assert operations(calls, validator.lambda_handler, proxy_event(event)) == ["dynamodb.PutItem", "lambda.Invoke"]
     assert operations(calls, validator.lambda_handler, proxy_event(event)) == ["dynamodb.PutItem"]
     assert operations(calls, validator.lambda_handler, proxy_event({"event_id": "x"})) == []
+    assert operations(calls, validator.lambda_handler, proxy_event(event, secret=None)) == []
+    assert operations(calls, validator.lambda_handler, proxy_event(event, secret=signing.new_secret())) == []
 
 
 def test_the_router_makes_one_call_per_event(calls):

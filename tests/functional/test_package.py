@@ -101,3 +101,19 @@ def test_missing_handler_is_one_clear_error(tmp_path):
     assert result.exit_code == 4
     assert "cannot package event-router: handlers/router.py not found" in result.output
     assert "Traceback" not in result.output
+
+
+def test_each_zip_holds_every_module_its_handler_imports(tmp_path):
+    """Imported from its unpacked zip alone, as Lambda does: nothing may come from the checkout."""
+    import sys
+
+    handlers = {"webhook-validator": "handlers.validator", "event-router": "handlers.router"}
+    for built in package.build(ROOT, tmp_path / "build"):
+        unpacked = tmp_path / built.function
+        with zipfile.ZipFile(built.path) as archive:
+            archive.extractall(unpacked)
+        code = (f"import sys; sys.path.insert(0, {str(unpacked)!r}); import {handlers[built.function]}; "
+                "print(sorted(m.__file__ for n, m in sys.modules.items() if n.split('.')[0] == 'handlers'))")
+        loaded = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, capture_output=True,
+                                text=True).stdout
+        assert all(path.startswith(str(unpacked)) for path in eval(loaded)), loaded

@@ -11,7 +11,6 @@ from click.testing import CliRunner
 
 from tapctl.cli import main
 from tapctl.config import QUEUE_OUTPUTS
-from tapctl.smoke import post_json
 from tests.support import TRANSACTION_TYPES, malformed_cases, sample, schema
 
 
@@ -36,13 +35,20 @@ def has_event(event_id):
 
 
 def test_smoke_test_passes(deployment):
-    args = ["smoke-test", "--env", deployment.env, "--target", deployment.target]
-    if deployment.target == "local":
-        result = CliRunner().invoke(main, ["smoke-test", "--endpoint", deployment.url, "--env", deployment.env])
-    else:
-        result = CliRunner().invoke(main, args)
+    result = deployment.tapctl("smoke-test")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1].endswith("checks passed")
+    assert result.stdout.splitlines()[-1] == "13/13 checks passed"
+    for check in ("refuse unsigned event", "refuse stale signature", "refuse tampered body"):
+        assert f"PASS  {check}" in result.stdout
+
+
+def test_smoke_test_of_an_endpoint_alone_needs_the_secret(deployment):
+    result = CliRunner().invoke(main, ["smoke-test", "--endpoint", deployment.url, "--secret", deployment.secret])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "10/10 checks passed"  # no queue checks without the outputs
+    result = CliRunner().invoke(main, ["smoke-test", "--endpoint", deployment.url])
+    assert result.exit_code == 1
+    assert "got 401" in result.stdout and "the environment requires signed webhooks, give --secret" in result.stdout
 
 
 def test_a_plan_right_after_the_deploy_shows_no_changes_and_no_drift(local_only):
@@ -72,7 +78,7 @@ def test_the_validator_may_invoke_the_deployed_router_and_nothing_else(deploymen
 
 @pytest.mark.parametrize("case", malformed_cases(), ids=lambda case: case["name"])
 def test_malformed_bodies_get_a_4xx_with_an_error(deployment, case):
-    status, body, _ = post_json(deployment.url, case["body"].encode())
+    status, body, _ = deployment.post(case["body"].encode())
     assert status == case["status"], body
     assert isinstance(body, dict) and isinstance(body.get("error"), str)
     try:
@@ -89,22 +95,22 @@ def test_malformed_bodies_get_a_4xx_with_an_error(deployment, case):
 def test_missing_field_is_named_by_the_gateway(deployment):
     event = sample("payment")
     del event["amount"]
-    status, body, _ = post_json(deployment.url, event)
+    status, body, _ = deployment.post(event)
     assert status == 400
     assert body["error"] == 'Invalid request body: [object has missing required properties (["amount"])]'
 
 
 def test_oversized_body_is_a_413(deployment):
-    status, body, _ = post_json(deployment.url, sample("refund", pad="x" * 70_000))
+    status, body, _ = deployment.post(sample("refund", pad="x" * 70_000))
     assert (status, body["error"][:28]) == (413, "Request body is too large: 7")
 
 
 @pytest.mark.parametrize("transaction_type", TRANSACTION_TYPES)
 def test_each_type_is_routed_with_attributes_and_duplicates_are_refused(deployment, transaction_type):
     event = sample(transaction_type)
-    status, body, _ = post_json(deployment.url, event)
+    status, body, _ = deployment.post(event)
     assert (status, body) == (200, {"message": "Event validated and queued for processing", "event_id": event["event_id"]})
-    assert post_json(deployment.url, event)[:2] == (409, {"error": "Duplicate event"})
+    assert deployment.post(event)[:2] == (409, {"error": "Duplicate event"})
 
     sqs = deployment.client("sqs")
     url = deployment.outputs[QUEUE_OUTPUTS[transaction_type]]
@@ -123,7 +129,7 @@ def test_concurrent_duplicates_give_one_200(deployment):
 
     def deliver(_):
         for _ in range(20):
-            status = post_json(deployment.url, event)[0]
+            status = deployment.post(event)[0]
             if status < 500:
                 return status
             time.sleep(0.05)
@@ -157,7 +163,7 @@ def test_router_failures_end_in_the_failure_queue_after_retries(local_only):
     lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": broken})
     try:
         event = sample("dispute")
-        assert post_json(deployment.url, event)[0] == 200
+        assert deployment.post(event)[0] == 200
         records = receive_all(deployment.client("sqs"), deployment.outputs["router_failures_queue_url"], wait=20,
                               until=has_event(event["event_id"]))
     finally:
@@ -176,7 +182,7 @@ def test_throttling_beyond_the_stage_limit_is_a_429(local_only):
              {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": "0.1"}]
     apigateway.update_stage(restApiId=api, stageName=stage, patchOperations=patch)
     try:
-        statuses = [post_json(deployment.url, sample("payment"))[:2] for _ in range(5)]
+        statuses = [deployment.post(sample("payment"))[:2] for _ in range(5)]
     finally:
         restore = [{"op": "replace", "path": "/*/*/throttling/burstLimit", "value": "1000"},
                    {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": "500"}]

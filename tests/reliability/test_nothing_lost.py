@@ -20,16 +20,15 @@ from contextlib import contextmanager
 import pytest
 
 from tapctl.config import QUEUE_OUTPUTS
-from tapctl.smoke import post_json
 from tests.support import TRANSACTION_TYPES, sample
 
 LOAD = int(os.environ.get("RELIABILITY_LOAD_COUNT", "2000"))
 
 
-def deliver(url, event, attempts=50):
-    """Send like a webhook sender: retry a 5xx (throttled or failed) until a definite answer."""
+def deliver(deployment, event, attempts=50):
+    """Send like a webhook sender: signed, and a 5xx (throttled or failed) retried until a definite answer."""
     for _ in range(attempts):
-        status, body, _ = post_json(url, event)
+        status, body, _ = deployment.post(event)
         if status < 500:
             return status, body
         time.sleep(0.05)
@@ -138,7 +137,7 @@ def test_duplicate_races_give_one_200_and_one_message_per_event(clean):
     events = [sample(TRANSACTION_TYPES[number % 3]) for number in range(100)]
     deliveries = [event for event in events for _ in range(20)]
     with ThreadPoolExecutor(max_workers=20) as pool:
-        answers = list(pool.map(lambda event: (event["event_id"], deliver(deployment.url, event)[0]), deliveries))
+        answers = list(pool.map(lambda event: (event["event_id"], deliver(deployment, event)[0]), deliveries))
     per_id = {}
     for event_id, status in answers:
         per_id.setdefault(event_id, Counter())[status] += 1
@@ -153,14 +152,14 @@ def test_dynamodb_unavailable_answers_503_and_stores_nothing(local_only, clean):
     event = sample("payment")
     with function_environment(deployment, "validator_function_name",
                               variables={"AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{closed_port()}"}):
-        status, body, _ = post_json(deployment.url, event)
+        status, body, _ = deployment.post(event)
     assert (status, body) == (503, {"error": "Service temporarily unavailable, please retry"})
     record = deployment.client("dynamodb").get_item(
         TableName=deployment.outputs["dynamodb_table_name"], Key={"event_id": {"S": event["event_id"]}}
     )
     assert "Item" not in record
     assert event["event_id"] not in drain(deployment, wait=2)
-    assert deliver(deployment.url, event)[0] == 200  # the sender's retry, once DynamoDB is back
+    assert deliver(deployment, event)[0] == 200  # the sender's retry, once DynamoDB is back
     assert drain(deployment, ids=[event["event_id"]])[event["event_id"]] == ["payment_queue"]
 
 
@@ -168,8 +167,8 @@ def test_failed_router_invoke_removes_the_record_and_the_retry_is_accepted(local
     deployment = local_only
     event = sample("refund")
     with function_environment(deployment, "validator_function_name", variables={"ROUTER_LAMBDA_NAME": "no-such-router"}):
-        assert post_json(deployment.url, event)[0] == 503
-    assert deliver(deployment.url, event)[0] == 200
+        assert deployment.post(event)[0] == 503
+    assert deliver(deployment, event)[0] == 200
     assert drain(deployment, ids=[event["event_id"]])[event["event_id"]] == ["refund_queue"]
 
 
@@ -178,7 +177,7 @@ def test_sqs_failing_for_the_router_ends_in_the_failure_queue(local_only, clean)
     event = sample("dispute")
     with function_environment(deployment, "router_function_name",
                               variables={"AWS_ENDPOINT_URL_SQS": f"http://127.0.0.1:{closed_port()}"}):
-        assert post_json(deployment.url, event)[0] == 200
+        assert deployment.post(event)[0] == 200
         located = drain(deployment, wait=30, ids=[event["event_id"]])
     assert located.get(event["event_id"]) == ["router_failures"]
 
@@ -192,7 +191,7 @@ def test_a_router_that_times_out_ends_in_the_failure_queue(local_only, clean):
     try:
         with function_environment(deployment, "router_function_name", Timeout=2,
                                   variables={"AWS_ENDPOINT_URL_SQS": f"http://127.0.0.1:{blackhole.getsockname()[1]}"}):
-            assert post_json(deployment.url, event)[0] == 200
+            assert deployment.post(event)[0] == 200
             located = drain(deployment, wait=40, ids=[event["event_id"]])
     finally:
         blackhole.close()
@@ -205,7 +204,7 @@ def test_load_nothing_lost_nothing_misrouted(clean):
     collector = Collector(deployment)
     started = time.perf_counter()
     with collector.in_background(), ThreadPoolExecutor(max_workers=8) as pool:
-        statuses = Counter(status for status, _ in pool.map(lambda event: deliver(deployment.url, event), events))
+        statuses = Counter(status for status, _ in pool.map(lambda event: deliver(deployment, event), events))
     sent = time.perf_counter() - started
     assert statuses == Counter({200: LOAD})
     expected = {event["event_id"]: [f"{event['transaction_type']}_queue"] for event in events}

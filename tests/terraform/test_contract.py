@@ -20,7 +20,7 @@ def hcl_set(values):
 def test_module_agrees_with_the_handlers(terraform, module_copy):
     conditions = {
         "validator environment names": "toset(keys(module.validator.configuration.environment)) == "
-        + hcl_set([validator.TABLE_ENV, validator.ROUTER_ENV]),
+        + hcl_set(validator.ENVIRONMENT),
         "router environment names": "toset(keys(module.router.configuration.environment)) == "
         + hcl_set(router.QUEUE_URL_ENV.values()),
         "TTL attribute": f'aws_dynamodb_table.this.ttl[0].attribute_name == "{validator.TTL_ATTRIBUTE}"',

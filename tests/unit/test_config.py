@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from handlers import validator
+from handlers import event, validator
 from tapctl import config, errors, smoke
 from tapctl.terraform import _classify
 from tests.support import ROOT
@@ -35,7 +35,7 @@ def test_required_outputs_are_declared_by_the_module():
 def test_smoke_expectations_are_the_handlers_answers():
     assert smoke.ACCEPTED_MESSAGE == validator.ACCEPTED_MESSAGE
     assert smoke.DUPLICATE_ERROR == validator.DUPLICATE_ERROR
-    assert smoke.TRANSACTION_TYPES == validator.TRANSACTION_TYPES
+    assert smoke.TRANSACTION_TYPES == event.TRANSACTION_TYPES
 
 
 @pytest.mark.parametrize(

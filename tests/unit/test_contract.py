@@ -2,7 +2,7 @@
 
 import jsonschema
 
-from handlers import router, validator
+from handlers import event, router
 from tests.support import schema
 
 
@@ -13,12 +13,12 @@ def test_schema_is_a_valid_draft_04_schema_as_api_gateway_models_require():
 
 
 def test_required_fields_and_their_order_match_the_schema():
-    assert tuple(schema()["required"]) == validator.REQUIRED_FIELDS
+    assert tuple(schema()["required"]) == event.REQUIRED_FIELDS
 
 
 def test_transaction_types_match_the_schema_and_the_router():
     enum = tuple(schema()["properties"]["transaction_type"]["enum"])
-    assert enum == validator.TRANSACTION_TYPES
+    assert enum == event.TRANSACTION_TYPES
     assert tuple(router.QUEUE_URL_ENV) == enum
 
 
@@ -27,12 +27,12 @@ def test_event_id_bounds_match_the_schema():
     assert (event_id["type"], event_id["minLength"], event_id["maxLength"]) == (
         "string",
         1,
-        validator.EVENT_ID_MAX_LENGTH,
+        event.EVENT_ID_MAX_LENGTH,
     )
 
 
 def test_timestamp_pattern_matches_the_schema():
-    assert schema()["properties"]["timestamp"]["pattern"] == validator.TIMESTAMP_PATTERN
+    assert schema()["properties"]["timestamp"]["pattern"] == event.TIMESTAMP_PATTERN
 
 
 def test_amount_is_a_number_and_extra_fields_are_allowed():

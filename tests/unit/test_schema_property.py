@@ -18,7 +18,7 @@ import jsonschema
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from handlers import validator
+from handlers import event
 from tests.support import schema
 
 SCHEMA = jsonschema.Draft4Validator(schema())
@@ -98,7 +98,7 @@ field_values = {
         st.just("") | json_values,
     ),
     "transaction_type": (
-        st.sampled_from(validator.TRANSACTION_TYPES),
+        st.sampled_from(event.TRANSACTION_TYPES),
         st.sampled_from(["Payment", "chargeback", "", "payment "]) | json_values,
     ),
     "amount": (amounts, json_values),
@@ -122,8 +122,8 @@ def bodies(draw):
 
 def accepted_by_validator(text):
     try:
-        validator.validate(validator.parse_body(text))
-    except validator.Rejected as rejected:
+        event.validate(event.parse_body(text))
+    except event.Rejected as rejected:
         assert rejected.status == 400
         return False
     return True

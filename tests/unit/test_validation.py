@@ -6,8 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from handlers import event as events
 from handlers import runtime, validator
-from tests.support import Context, answer, malformed_cases, proxy_event, sample
+from handlers.signing_keys import keys
+from tests.support import SECRET_ARN, Context, SecretsClient, answer, malformed_cases, proxy_event, sample
 
 
 class Untouchable:
@@ -21,10 +23,14 @@ class Untouchable:
 def no_aws(monkeypatch):
     monkeypatch.setenv(validator.TABLE_ENV, "transaction-events-unit")
     monkeypatch.setenv(validator.ROUTER_ENV, "event-router-unit")
+    monkeypatch.setenv(validator.SECRET_ENV, SECRET_ARN)
     runtime.use_client("dynamodb", Untouchable())
     runtime.use_client("lambda", Untouchable())
+    runtime.use_client("secretsmanager", SecretsClient())  # bad bodies arrive signed: their checks are tested
+    keys.forget()
     yield
     runtime.reset_clients()
+    keys.forget()
 
 
 def deliver(event):
@@ -51,7 +57,7 @@ def test_missing_body_is_a_400(body):
 
 
 def test_event_without_body_key_is_a_400():
-    event = proxy_event("{}")
+    event = proxy_event(None)  # signed over no body at all
     del event["body"]
     assert deliver(event) == (400, {"error": "Request body is missing"})
 
@@ -64,14 +70,12 @@ def test_invalid_base64_is_a_400():
 
 
 def test_invalid_utf8_is_a_400():
-    event = proxy_event(None)
-    event["isBase64Encoded"] = True
-    event["body"] = base64.b64encode(b'{"event_id": "\xff\xfe"}').decode()
+    event = proxy_event(b'{"event_id": "\xff\xfe"}', base64_encoded=True)
     assert deliver(event) == (400, {"error": "Request body is not valid UTF-8"})
 
 
 def test_oversized_body_is_a_413_before_any_parsing():
-    body = json.dumps(sample("payment", pad="x" * validator.MAX_BODY_BYTES))
+    body = json.dumps(sample("payment", pad="x" * events.MAX_BODY_BYTES))
     status, answer_body = deliver(proxy_event(body))
     assert status == 413
     assert answer_body["error"] == f"Request body is too large: {len(body)} bytes, the limit is 65536"
@@ -84,16 +88,16 @@ def test_oversized_base64_body_is_a_413():
 
 def test_body_at_the_size_limit_is_parsed():
     event = sample("payment")
-    padding = validator.MAX_BODY_BYTES - len(json.dumps({**event, "pad": ""}))
+    padding = events.MAX_BODY_BYTES - len(json.dumps({**event, "pad": ""}))
     body = json.dumps({**event, "pad": "x" * padding})
-    assert len(body) == validator.MAX_BODY_BYTES
-    validator.validate(validator.parse_body(validator.request_body(proxy_event(body))))
+    assert len(body) == events.MAX_BODY_BYTES
+    events.validate(events.parse_body(events.request_body(proxy_event(body))))
 
 
 @pytest.mark.parametrize("depth", [31, 32])
 def test_nesting_up_to_the_limit_is_kept(depth):
     event = sample("payment", extra=json.loads("[" * (depth - 1) + "]" * (depth - 1)))
-    text = validator.message_body(validator.parse_body(json.dumps(event)), "2026-11-29T17:45:00.000Z")
+    text = events.message_body(events.parse_body(json.dumps(event)), "2026-11-29T17:45:00.000Z")
     assert json.loads(text)["extra"] == event["extra"]
 
 
@@ -127,7 +131,7 @@ def test_a_huge_integer_is_a_clear_400_not_a_crash():
     ],
 )
 def test_amount_range_is_what_dynamodb_stores_exactly(amount, storable):
-    assert validator._storable_number(Decimal(amount)) is storable
+    assert events._storable_number(Decimal(amount)) is storable
 
 
 @pytest.mark.parametrize(
@@ -141,7 +145,7 @@ def test_amount_range_is_what_dynamodb_stores_exactly(amount, storable):
     ],
 )
 def test_valid_timestamps(timestamp):
-    assert validator.valid_timestamp(timestamp)
+    assert events.valid_timestamp(timestamp)
 
 
 @pytest.mark.parametrize(
@@ -160,7 +164,7 @@ def test_valid_timestamps(timestamp):
     ],
 )
 def test_invalid_timestamps(timestamp):
-    assert not validator.valid_timestamp(timestamp)
+    assert not events.valid_timestamp(timestamp)
 
 
 def test_message_keeps_every_field_and_the_amount_exactly_as_sent():
@@ -168,7 +172,7 @@ def test_message_keeps_every_field_and_the_amount_exactly_as_sent():
         '{"event_id": "e-1", "transaction_type": "refund", "amount": 12345678901234567890.123456789,'
         ' "timestamp": "2026-11-29T17:45:00Z", "meta": {"n": 1.50, "ok": true, "none": null, "list": [1e3, "é"]}}'
     )
-    text = validator.message_body(validator.parse_body(body), "2026-11-29T17:45:01.000Z")
+    text = events.message_body(events.parse_body(body), "2026-11-29T17:45:01.000Z")
     assert '"amount":12345678901234567890.123456789' in text
     assert '"meta":{"n":1.50,"ok":true,"none":null,"list":[1E+3,"é"]}' in text
     assert json.loads(text, parse_float=Decimal) == {
@@ -179,7 +183,7 @@ def test_message_keeps_every_field_and_the_amount_exactly_as_sent():
 
 def test_received_at_is_set_by_the_pipeline_not_the_sender():
     event = sample("payment", received_at="1999-01-01T00:00:00Z")
-    text = validator.message_body(validator.parse_body(json.dumps(event)), "2026-11-29T17:45:01.000Z")
+    text = events.message_body(events.parse_body(json.dumps(event)), "2026-11-29T17:45:01.000Z")
     assert json.loads(text)["received_at"] == "2026-11-29T17:45:01.000Z"
 
 
@@ -193,7 +197,8 @@ def test_a_rejected_request_logs_one_line_without_amount_or_body(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert status == 400 and len(lines) == 1
     record = json.loads(lines[0])
-    assert set(record) == {"function", "request_id", "event_id", "outcome", "status", "duration_ms", "error"}
-    assert record["outcome"] == "rejected" and record["status"] == 400
+    assert set(record) == {"function", "request_id", "event_id", "outcome", "status", "duration_ms", "error",
+                           "signature"}
+    assert (record["outcome"], record["status"], record["signature"]) == ("rejected", 400, "valid")
     assert record["event_id"].startswith("evt-payment-0001-")
     assert "149.99" not in lines[0]

@@ -46,3 +46,7 @@ mock_resource "aws_api_gateway_rest_api" {
 mock_resource "aws_api_gateway_stage" {
   defaults = { invoke_url = "https://abcdef1234.execute-api.us-east-1.amazonaws.com/v1" }
 }
+
+mock_resource "aws_secretsmanager_secret" {
+  defaults = { arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-signing-AbCdEf" }
+}

@@ -1,0 +1,78 @@
+"""The environment's webhook signing secret, kept in Secrets Manager (terraform creates the secret without
+a value): its first value, its rotation and reading it, through any target's client."""
+
+import time
+from datetime import datetime, timezone
+
+from tapctl import signing
+from tapctl.errors import TapctlError
+
+
+class SigningSecret:
+    def __init__(self, client, arn, env):
+        self.client = client
+        self.arn = arn
+        self.env = env
+
+    @classmethod
+    def of(cls, target, outputs, env):
+        arn = outputs.get("signing_secret_arn")
+        if not arn:
+            raise TapctlError(f"environment {env} has no signing secret: deploy it with this version of tapctl first")
+        return cls(target.client("secretsmanager"), arn, env)
+
+    def entries(self):
+        """The stored entries, newest first; None while the secret has no value."""
+        import botocore.exceptions
+
+        try:
+            text = self.client.get_secret_value(SecretId=self.arn)["SecretString"]
+        except self.client.exceptions.ResourceNotFoundException:
+            return None
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+            raise TapctlError(f"cannot read the signing secret of {self.env}: {error}") from None
+        try:
+            return signing.parse_value(text)
+        except ValueError as error:
+            raise TapctlError(f"the signing secret of {self.env} is malformed: {error}") from None
+
+    def _store(self, entries):
+        import botocore.exceptions
+
+        try:
+            self.client.put_secret_value(SecretId=self.arn, SecretString=signing.value(entries))
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+            raise TapctlError(f"cannot write the signing secret of {self.env}: {error}") from None
+        return entries
+
+    def ensure(self, now=None):
+        """The entries, after giving the secret its first value if it has none; (entries, created)."""
+        existing = self.entries()
+        if existing is not None:
+            return existing, False
+        return self._store([{"secret": signing.new_secret(), "expires_at": None}]), True
+
+    def rotate(self, grace_seconds, now=None):
+        now = time.time() if now is None else now
+        return self._store(signing.rotated(self.entries() or [], now=now, grace_seconds=grace_seconds))
+
+    def live(self, now=None):
+        """The secrets that verify now, newest first (a sender signs with the first)."""
+        entries = self.entries()
+        if entries is None:
+            raise TapctlError(f"the signing secret of {self.env} has no value yet: run `tapctl secret rotate --env {self.env}`")
+        found = signing.live(entries, time.time() if now is None else now)
+        if not found:
+            raise TapctlError(f"every signing secret of {self.env} has expired: run `tapctl secret rotate --env {self.env}`")
+        return found
+
+
+def describe_expiry(expires_at, now=None):
+    if expires_at is None:
+        return "never expires"
+    now = time.time() if now is None else now
+    moment = datetime.fromtimestamp(expires_at, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    left = int(expires_at - now)
+    if left <= 0:
+        return f"expired {moment}"
+    return f"expires {moment} (in {left // 3600} h {left % 3600 // 60} min)"
