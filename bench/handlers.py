@@ -25,12 +25,18 @@ sys.path.insert(0, str(ROOT))
 RUNS = int(os.environ.get("BENCH_RUNS", "31"))
 EVENTS = int(os.environ.get("BENCH_EVENTS", "20000"))
 
+# The floor of a cold start: boto3 imported and the same clients created, with the same configuration
+# (handlers/runtime.py CLIENT_CONFIG); the validator's floor also makes the one call a cold start adds,
+# GetSecretValue, against the same moto server as the handler.
+_CONFIG = "from botocore.config import Config; c = Config(connect_timeout=1, read_timeout=2, retries={'mode': 'standard', 'max_attempts': 2})"
 FLOOR = {
-    "validator": "import boto3; from botocore.config import Config; c = Config(connect_timeout=2, read_timeout=5, retries={'mode': 'standard', 'max_attempts': 3}); boto3.client('dynamodb', config=c); boto3.client('lambda', config=c)",
-    "router": "import boto3; from botocore.config import Config; c = Config(connect_timeout=2, read_timeout=5, retries={'mode': 'standard', 'max_attempts': 3}); boto3.client('sqs', config=c)",
+    "validator": f"import os, boto3; {_CONFIG}; boto3.client('dynamodb', config=c); boto3.client('lambda', config=c); "
+                 "boto3.client('secretsmanager', config=c).get_secret_value(SecretId=os.environ['SIGNING_SECRET_ARN'])",
+    "router": f"import boto3; {_CONFIG}; boto3.client('sqs', config=c)",
 }
 HANDLER = {
-    "validator": "import handlers.validator; from handlers import runtime; runtime.client('dynamodb'); runtime.client('lambda')",
+    "validator": "import os, time, handlers.validator; from handlers import runtime; from handlers.signing_keys import keys; "
+                 "runtime.client('dynamodb'); runtime.client('lambda'); keys.active(os.environ['SIGNING_SECRET_ARN'], 300, time.time())",
     "router": "import handlers.router; from handlers import runtime; runtime.client('sqs')",
 }
 
@@ -45,13 +51,13 @@ def median_ms(samples):
     return round(statistics.median(samples) * 1000, 2)
 
 
-def cold_starts():
+def cold_starts(endpoint, secret_arn):
     """Each handler imported from its unpacked zip, as Lambda does: the zip holds no bytecode and the
     task folder is read-only, so its modules are compiled at every cold start (boto3's are not)."""
     from tapctl import package
 
     env = {**os.environ, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
-           "PYTHONDONTWRITEBYTECODE": "1"}
+           "PYTHONDONTWRITEBYTECODE": "1", "AWS_ENDPOINT_URL": endpoint, "SIGNING_SECRET_ARN": secret_arn}
     results = {}
     with tempfile.TemporaryDirectory() as scratch:
         zips = {p.function: p.path for p in package.build(ROOT, Path(scratch) / "build")}
@@ -78,6 +84,11 @@ def _cold_start(name, task, env):
 class Answering:
     """In-memory clients that answer at once, so only the handler's own work is measured."""
 
+    def get_secret_value(self, **_):
+        from tests.support import secret_value
+
+        return {"SecretString": secret_value()}
+
     def put_item(self, **_):
         return {}
 
@@ -93,18 +104,23 @@ class Answering:
 
 def cpu_per_event():
     from handlers import router, runtime, validator
+    from handlers.signing_keys import keys
+    from tapctl import signing
+    from tests.support import TEST_SECRET
 
     os.environ.update(DYNAMODB_TABLE="t", ROUTER_LAMBDA_NAME="r", PAYMENTS_QUEUE_URL="q", REFUNDS_QUEUE_URL="q",
-                      DISPUTES_QUEUE_URL="q")
+                      DISPUTES_QUEUE_URL="q", SIGNING_SECRET_ARN="arn")
     fake = Answering()
-    for service in ("dynamodb", "lambda", "sqs"):
+    for service in ("dynamodb", "lambda", "sqs", "secretsmanager"):
         runtime.use_client(service, fake)
+    keys.forget()
     bodies = [
         json.dumps({"event_id": f"evt-{uuid.uuid4().hex}", "transaction_type": "payment", "amount": 149.99,
                     "timestamp": "2026-11-29T17:45:00Z", "currency": "EUR"})
         for _ in range(EVENTS)
     ]
-    events = [{"body": body, "isBase64Encoded": False} for body in bodies]
+    events = [{"body": body, "isBase64Encoded": False, "headers": signing.headers(TEST_SECRET, body.encode())}
+              for body in bodies]
     payload = {"message_body": bodies[0]}
     sink = io.StringIO()
     results = {}
@@ -120,30 +136,68 @@ def cpu_per_event():
                 rounds.append((time.process_time() - started) / len(inputs))
             results[name] = {"cpu_us_per_event": round(statistics.median(rounds) * 1e6, 1)}
     runtime.reset_clients()
+    keys.forget()
     return results
 
 
-def calls_per_event():
-    """API calls each handler makes, counted with botocore's event hooks against a moto server."""
+def verification_cpu():
+    """CPU of verifying one signature (headers, window, HMAC of the body), warm, for 1 KB and 64 KB bodies."""
+    from handlers import signature
+    from tapctl import signing
+    from tests.support import TEST_SECRET
+
+    key = [signature.decode_secret(TEST_SECRET)]
+    results = {}
+    for label, size in (("1KB", 1024), ("64KB", 64 * 1024)):
+        body = json.dumps({"event_id": "evt-1", "pad": "x" * (size - 30)}).encode()[:size]
+        event = {"headers": signing.headers(TEST_SECRET, body)}
+        count = max(1000, EVENTS // (1 if size < 4096 else 16))
+        rounds = []
+        for _ in range(3):
+            started = time.process_time()
+            for _ in range(count):
+                now = time.time()
+                msg_id, timestamp, signatures = signature.check_headers(signature.signature_headers(event), now, 300)
+                signature.verify(key, msg_id, timestamp, signatures, body)
+            rounds.append((time.process_time() - started) / count)
+        results[label] = {"cpu_us_per_event": round(statistics.median(rounds) * 1e6, 1)}
+    return results
+
+
+def moto_server():
+    """A moto server on loopback with the environment's signing secret: (server, endpoint, secret ARN)."""
     import logging
+    import urllib.request
 
     import boto3
     from moto.server import ThreadedMotoServer
 
+    from tests.support import secret_value
+
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-
-    from handlers import router, runtime, validator
-
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     os.environ.update(AWS_ENDPOINT_URL=endpoint, AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x")
-    try:
-        import urllib.request
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/config", method="POST",
+                           data=json.dumps({"lambda": {"use_docker": False}}).encode()))
+    arn = boto3.client("secretsmanager").create_secret(Name="webhook-signing-bench", SecretString=secret_value())["ARN"]
+    return server, endpoint, arn
 
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/config", method="POST",
-                               data=json.dumps({"lambda": {"use_docker": False}}).encode()))
+
+def calls_per_event(secret_arn):
+    """API calls each handler makes, counted with botocore's event hooks against a moto server."""
+    import boto3
+
+    from handlers import router, runtime, validator
+    from handlers.signing_keys import keys
+    from tapctl import signing
+    from tests.support import TEST_SECRET
+
+    os.environ["SIGNING_SECRET_ARN"] = secret_arn
+    keys.forget()
+    try:
         boto3.client("dynamodb").create_table(
             TableName="bench", BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": "event_id", "AttributeType": "S"}],
@@ -156,7 +210,7 @@ def calls_per_event():
                           REFUNDS_QUEUE_URL=queue, DISPUTES_QUEUE_URL=queue)
         runtime.reset_clients()
         calls = []
-        for service in ("dynamodb", "lambda", "sqs"):
+        for service in ("dynamodb", "lambda", "sqs", "secretsmanager"):
             runtime.client(service).meta.events.register("before-call", lambda **kwargs: calls.append(1))
 
         def count(handler, event):
@@ -165,17 +219,24 @@ def calls_per_event():
                 handler(event, None)
             return len(calls)
 
+        def signed(text):
+            return {"body": text, "headers": signing.headers(TEST_SECRET, text.encode())}
+
+        first = json.dumps({"event_id": "evt-cold", "transaction_type": "payment", "amount": 1,
+                            "timestamp": "2026-11-29T17:45:00Z"})
         body = json.dumps({"event_id": "evt-calls", "transaction_type": "refund", "amount": 1,
                            "timestamp": "2026-11-29T17:45:00Z"})
-        accepted = count(validator.lambda_handler, {"body": body})
-        duplicate = count(validator.lambda_handler, {"body": body})
-        invalid = count(validator.lambda_handler, {"body": "{}"})
+        cold = count(validator.lambda_handler, signed(first))
+        accepted = count(validator.lambda_handler, signed(body))
+        duplicate = count(validator.lambda_handler, signed(body))
+        invalid = count(validator.lambda_handler, signed("{}"))
+        unsigned = count(validator.lambda_handler, {"body": body})
         routed = count(router.lambda_handler, {"message_body": body})
-        return {"validator_accepted": accepted, "validator_duplicate": duplicate, "validator_invalid": invalid,
-                "router": routed}
+        return {"validator_cold_accepted": cold, "validator_accepted": accepted, "validator_duplicate": duplicate,
+                "validator_invalid": invalid, "validator_unauthenticated": unsigned, "router": routed}
     finally:
         runtime.reset_clients()
-        server.stop()
+        keys.forget()
 
 
 def packaging():
@@ -213,10 +274,17 @@ def cli_start():
 
 
 def main():
+    server, endpoint, secret_arn = moto_server()
+    try:
+        cold_start = cold_starts(endpoint, secret_arn)
+        calls = calls_per_event(secret_arn)
+    finally:
+        server.stop()
     results = {
-        "cold_start": cold_starts(),
-        "aws_calls_per_event": calls_per_event(),
+        "cold_start": cold_start,
+        "aws_calls_per_event": calls,
         "cpu_per_event": cpu_per_event(),
+        "signature_verification": verification_cpu(),
         "packaging": packaging(),
         "cli_start": cli_start(),
     }
@@ -228,6 +296,11 @@ def main():
         ("AWS calls: accepted/duplicate/invalid",
          "{validator_accepted}/{validator_duplicate}/{validator_invalid}".format(**results["aws_calls_per_event"]),
          "", "2/1/0"),
+        ("AWS calls: cold accepted / unsigned", "{validator_cold_accepted} / {validator_unauthenticated}".format(
+            **results["aws_calls_per_event"]), "", "3 / 0"),
+        ("signature verification CPU, 1 KB / 64 KB",
+         f"{results['signature_verification']['1KB']['cpu_us_per_event']} / "
+         f"{results['signature_verification']['64KB']['cpu_us_per_event']} us", "", "<= 15 us (1 KB)"),
         ("AWS calls: router", str(results["aws_calls_per_event"]["router"]), "", "1"),
         ("validator CPU per event", f"{results['cpu_per_event']['validator']['cpu_us_per_event']} us", "", "<= 50 us"),
         ("router CPU per event", f"{results['cpu_per_event']['router']['cpu_us_per_event']} us", "", ""),

@@ -100,7 +100,8 @@ class Deployment:
     secret: str = ""  # the environment's current signing secret: every event is signed as a sender would
 
     def tapctl(self, command, *args):
-        return CliRunner().invoke(main, [command, *self.options, *args])
+        """``command`` ("plan", or "secret rotate") with this deployment's options, then ``args``."""
+        return CliRunner().invoke(main, [*command.split(), *self.options, *args])
 
     def post(self, body, **kwargs):
         """POST a body to the endpoint, signed with the environment's secret (``secret=None``: unsigned)."""

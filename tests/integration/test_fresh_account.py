@@ -75,7 +75,7 @@ def test_unreserved_functions_deploy_and_work(fresh):
     assert deployed.exit_code == 0, deployed.output
     result = tapctl(fresh, "smoke-test")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == "10/10 checks passed"
+    assert result.stdout.splitlines()[-1] == "13/13 checks passed"
 
 
 def test_a_protected_environment_whose_alarms_reach_no_one_is_warned_about(fresh):

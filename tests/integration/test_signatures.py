@@ -46,7 +46,7 @@ def test_header_names_in_any_case_are_read(deployment):
 
 def test_a_rotation_keeps_the_old_secret_for_its_grace_and_the_new_one_works(deployment):
     old = deployment.secret
-    result = deployment.tapctl("secret", "rotate", "--grace", "1h", "--json")
+    result = deployment.tapctl("secret rotate", "--grace", "1h", "--json")
     assert result.exit_code == 0, result.output
     rotated = json.loads(result.stdout)
     new = rotated["current"]
@@ -56,7 +56,7 @@ def test_a_rotation_keeps_the_old_secret_for_its_grace_and_the_new_one_works(dep
     for secret in (old, new):
         assert deployment.post(sample("dispute"), secret=secret)[0] == 200, secret == new
 
-    result = deployment.tapctl("secret", "rotate", "--grace", "0s", "--json")
+    result = deployment.tapctl("secret rotate", "--grace", "0s", "--json")
     assert result.exit_code == 0, result.output
     newest = json.loads(result.stdout)["current"]
     deployment.secret = newest  # for the tests that follow

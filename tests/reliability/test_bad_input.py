@@ -1,8 +1,10 @@
-"""Bad input at volume: generated malformed and hostile bodies through the validator. Every answer is
+"""Bad input at volume: generated malformed and hostile requests through the validator. Every answer is
 a 4xx with an error; nothing is written and nothing is invoked.
 
-Each body is invalid by construction (it breaks at least one rule of the contract), starting from a
-valid event and mutating it. RELIABILITY_FUZZ_COUNT sets how many (default 100 000; `make fuzz`: 1 000 000).
+Each request is invalid by construction, starting from a valid event and mutating it: either its body
+breaks at least one rule of the contract (and is correctly signed, so the body's checks answer), or
+its signature is forged, stale, missing or garbage (and the body is valid, so the signature answers).
+RELIABILITY_FUZZ_COUNT sets how many (default 100 000; `make fuzz`: 1 000 000).
 """
 
 import base64
@@ -12,8 +14,11 @@ import random
 
 import pytest
 
+from handlers import event as events
 from handlers import runtime, validator
-from tests.support import Context
+from handlers.signing_keys import keys
+from tapctl import signing
+from tests.support import SECRET_ARN, TEST_SECRET, Context, SecretsClient
 
 COUNT = int(os.environ.get("RELIABILITY_FUZZ_COUNT", "100000"))
 VALID = {"event_id": "evt-1", "transaction_type": "payment", "amount": 12.5, "timestamp": "2026-11-29T17:45:00Z"}
@@ -47,7 +52,7 @@ def _text(event):
 
 def wrong_type(rng):
     event = _event(rng)
-    field = rng.choice(validator.REQUIRED_FIELDS)
+    field = rng.choice(events.REQUIRED_FIELDS)
     bad = {
         "event_id": [None, 1, True, [], {}, "", "e" * 257],
         "transaction_type": [None, 1, "Payment", "chargeback", "", ["payment"], {"t": "payment"}],
@@ -61,7 +66,7 @@ def wrong_type(rng):
 
 def missing_field(rng):
     event = _event(rng)
-    del event[rng.choice(validator.REQUIRED_FIELDS)]
+    del event[rng.choice(events.REQUIRED_FIELDS)]
     return _text(event).encode()
 
 
@@ -85,7 +90,7 @@ def deep_nesting(rng):
 
 
 def duplicate_key(rng):
-    field = rng.choice(validator.REQUIRED_FIELDS)
+    field = rng.choice(events.REQUIRED_FIELDS)
     text = _text(_event(rng))
     return (text[:-1] + f", {json.dumps(field)}: {json.dumps(VALID[field])}" + "}").encode()
 
@@ -106,7 +111,7 @@ def not_an_object(rng):
 
 def oversized(rng):
     event = _event(rng)
-    event["pad"] = "x" * (validator.MAX_BODY_BYTES + rng.randrange(1, 10_000))
+    event["pad"] = "x" * (events.MAX_BODY_BYTES + rng.randrange(1, 10_000))
     return _text(event).encode()
 
 
@@ -114,16 +119,61 @@ def random_bytes(rng):
     return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200))).replace(b"{", b"[")
 
 
+def unsigned(rng):
+    return _text(_event(rng)).encode(), {}
+
+
+def another_secret(rng):
+    body = _text(_event(rng)).encode()
+    return body, signing.headers(signing.new_secret(), body)
+
+
+def stale_or_early(rng):
+    body = _text(_event(rng)).encode()
+    return body, signing.headers(TEST_SECRET, body, now=_now() + rng.choice([-1, 1]) * rng.randrange(301, 10**8))
+
+
+def garbage_headers(rng):
+    body = _text(_event(rng)).encode()
+    headers = signing.headers(TEST_SECRET, body)
+    name = rng.choice(list(headers))
+    headers[name] = rng.choice([
+        "", " ", "v1", "v1,", "v1a," + "A" * 88, ",".join(["v1"] * rng.randrange(1, 50)), "\x00" * 10,
+        headers[name][::-1], headers[name] + "x", "v1," + "A" * rng.randrange(1, 10_000), "12.5", "-1", "1e9",
+        bytes(rng.randrange(32, 127) for _ in range(rng.randrange(1, 300))).decode(),
+    ])
+    if name == "webhook-signature" and headers[name] == "":
+        del headers[name]
+    return body, headers
+
+
+def tampered(rng):
+    body = _text(_event(rng)).encode()
+    headers = signing.headers(TEST_SECRET, body)
+    index = rng.randrange(len(body))
+    return body[:index] + bytes([body[index] ^ (1 << rng.randrange(7))]) + body[index + 1:], headers
+
+
+def _now():
+    import time
+
+    return time.time()
+
+
 MUTATIONS = [wrong_type, missing_field, truncated, non_finite, huge_number, deep_nesting, duplicate_key,
-             invalid_utf8, lone_surrogate, not_an_object, oversized, random_bytes]
+             invalid_utf8, lone_surrogate, not_an_object, oversized, random_bytes,
+             unsigned, another_secret, stale_or_early, garbage_headers, tampered]
 
 
-def proxy(body, rng):
+def proxy(made, rng):
+    """A proxy event for a mutation's body (signed correctly) or (body, headers) (a forged signature)."""
+    body, headers = made if isinstance(made, tuple) else (made, signing.headers(TEST_SECRET, made))
+    headers = {rng.choice([str.lower, str.title, str.upper])(name): value for name, value in headers.items()}
     if rng.random() < 0.3 or body and not _utf8(body):
         if rng.random() < 0.1:
-            return {"body": base64.b64encode(body).decode()[:-2] + "!@", "isBase64Encoded": True}  # base64 garbage
-        return {"body": base64.b64encode(body).decode(), "isBase64Encoded": True}
-    return {"body": body.decode("utf-8"), "isBase64Encoded": False}
+            return {"body": base64.b64encode(body).decode()[:-2] + "!@", "isBase64Encoded": True, "headers": headers}
+        return {"body": base64.b64encode(body).decode(), "isBase64Encoded": True, "headers": headers}
+    return {"body": body.decode("utf-8"), "isBase64Encoded": False, "headers": headers}
 
 
 def _utf8(data):
@@ -138,11 +188,14 @@ def _utf8(data):
 def counting(monkeypatch):
     monkeypatch.setenv(validator.TABLE_ENV, "t")
     monkeypatch.setenv(validator.ROUTER_ENV, "r")
-    clients = {"dynamodb": Counting(), "lambda": Counting()}
+    monkeypatch.setenv(validator.SECRET_ENV, SECRET_ARN)
+    clients = {"dynamodb": Counting(), "lambda": Counting(), "secretsmanager": SecretsClient()}
     for service, client in clients.items():
         runtime.use_client(service, client)
+    keys.forget()
     yield clients
     runtime.reset_clients()
+    keys.forget()
 
 
 def test_malformed_and_hostile_bodies_never_reach_a_dependency(counting, capsys):
@@ -159,8 +212,9 @@ def test_malformed_and_hostile_bodies_never_reach_a_dependency(counting, capsys)
         if number % 2000 == 0:
             capsys.readouterr()  # the log lines of the rejected requests
     assert counting["dynamodb"].calls == 0 and counting["lambda"].calls == 0
-    assert sum(statuses.values()) == COUNT and set(statuses) <= {400, 413}
+    assert counting["secretsmanager"].calls == 1  # the cold start's one read
+    assert sum(statuses.values()) == COUNT and set(statuses) == {400, 401, 413}
     assert set(by_kind) == {mutation.__name__ for mutation in MUTATIONS}
     capsys.readouterr()
-    print(f"fuzz: {COUNT} bodies of {len(by_kind)} kinds; answers {dict(sorted(statuses.items()))}; "
-          "0 DynamoDB calls, 0 invokes")
+    print(f"fuzz: {COUNT} requests of {len(by_kind)} kinds; answers {dict(sorted(statuses.items()))}; "
+          "0 DynamoDB calls, 0 invokes, 1 secret read")

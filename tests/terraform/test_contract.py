@@ -6,7 +6,7 @@ import importlib
 import json
 import re
 
-from handlers import router, runtime, validator
+from handlers import records, router, runtime, validator
 from tapctl.config import REQUIRED_OUTPUTS
 from tests.support import ROOT
 from tests.terraform.conftest import run
@@ -23,7 +23,7 @@ def test_module_agrees_with_the_handlers(terraform, module_copy):
         + hcl_set(validator.ENVIRONMENT),
         "router environment names": "toset(keys(module.router.configuration.environment)) == "
         + hcl_set(router.QUEUE_URL_ENV.values()),
-        "TTL attribute": f'aws_dynamodb_table.this.ttl[0].attribute_name == "{validator.TTL_ATTRIBUTE}"',
+        "TTL attribute": f'aws_dynamodb_table.this.ttl[0].attribute_name == "{records.TTL_ATTRIBUTE}"',
         "design outputs exist": " && ".join(f"output.{name} != null" for name in REQUIRED_OUTPUTS),
     }
     # The validator's record, hand-over and rollback must all fit in its timeout, and the smallest
