@@ -124,6 +124,7 @@ def test_a_plan_saved_in_one_checkout_applies_from_another_after_the_first_is_de
     bigger = fresh["scratch"] / "bigger.tfvars.json"
     bigger.write_text(json.dumps({**UNRESERVED, "lambda_memory_size": 512}))
     checkout_a = clone(fresh["scratch"] / "clone-a")
+    shutil.copy(fresh["checkout"] / "tapctl.toml", checkout_a)  # the same commit: the same project file
     plan_file = fresh["scratch"] / "reviewed.tfplan"
     options_a = local_options(ENV, fresh["state_dir"], checkout_a)
     result = CliRunner().invoke(main, ["plan", *options_a, "--var-file", str(bigger), "--out", str(plan_file)])
