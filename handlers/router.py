@@ -80,5 +80,7 @@ def lambda_handler(event, context):
             error=f"{type(exc).__name__}: {exc}",
         )
         raise
-    runtime.log_invocation(**log, event_id=event_id, outcome="routed", status=200)
+    # The queue and the message id let an operator follow the event (tapctl trace) without reading the queue.
+    runtime.log_invocation(**log, event_id=event_id, outcome="routed", status=200,
+                           queue=queue_url.rsplit("/", 1)[-1], message_id=message_id)
     return {"event_id": event_id, "queue_url": queue_url, "message_id": message_id}

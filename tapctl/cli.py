@@ -14,8 +14,44 @@ from tapctl.config import TARGETS, env_name_problem
 from tapctl.errors import ChecksFailed, TapctlError, UsageError
 
 
-def _progress(line):
-    click.echo(line, err=True)
+class _Console:
+    """stderr: progress lines, and on a terminal one line rewritten in place (``live``)."""
+
+    def __init__(self):
+        self.width = 0  # of the live line now shown
+
+    def line(self, text):
+        self._clear()
+        click.echo(text, err=True)
+
+    def live(self, text):
+        import shutil
+
+        text = text[: shutil.get_terminal_size((120, 20)).columns - 1]
+        click.echo("\r" + text.ljust(self.width), err=True, nl=False)
+        self.width = len(text)
+
+    def done(self):
+        """End the live line where it stands (its last state stays on screen)."""
+        if self.width:
+            click.echo("", err=True)
+            self.width = 0
+
+    def _clear(self):
+        if self.width:
+            click.echo("\r" + " " * self.width + "\r", err=True, nl=False)
+            self.width = 0
+
+
+_console = _Console()
+_progress = _console.line
+
+
+def _live(settings):
+    """The live line when stderr is a terminal and --verbose was not given; else None (every line)."""
+    import sys
+
+    return None if settings.verbose or not sys.stderr.isatty() else _console.live
 
 
 def _check_env(ctx, param, value):
@@ -74,12 +110,15 @@ def environment_options(func=None, *, env_required=True, fixed_target=None):
                       help="Extra terraform variables (e.g. alarm_email); may be repeated; replaces the recorded ones.")
         @click.option("--lock-timeout", envvar="TAPCTL_LOCK_TIMEOUT", default="5m", show_default=True,
                       help="How long to wait for a state lock held by another run (terraform duration: 30s, 5m).")
+        @click.option("--verbose", "-v", is_flag=True, envvar="TAPCTL_VERBOSE",
+                      help="Every line terraform writes, instead of one progress line on a terminal (the environment's "
+                      "terraform.log always has them all).")
         @click.option("--module-dir", envvar="TAPCTL_MODULE_DIR", type=click.Path(file_okay=False, path_type=Path),
                       default=None, hidden=True)
         @_project_options
         @functools.wraps(func)
-        def wrapper(*args, env, target, terraform_bin, plugin_dir, backend_config, var_files, lock_timeout, module_dir,
-                    project_dir, state_dir, json_output, **kwargs):
+        def wrapper(*args, env, target, terraform_bin, plugin_dir, backend_config, var_files, lock_timeout, verbose,
+                    module_dir, project_dir, state_dir, json_output, **kwargs):
             from tapctl.environment import Options, resolve
 
             if env_required and env is None:
@@ -87,7 +126,8 @@ def environment_options(func=None, *, env_required=True, fixed_target=None):
             options = Options(
                 env=env or "", target=fixed_target or target, project_dir=project_dir, state_dir=state_dir,
                 terraform_bin=terraform_bin, plugin_dir=plugin_dir, backend_config=backend_config,
-                var_files=tuple(var_files), lock_timeout=lock_timeout, module_dir=module_dir, json_output=json_output,
+                var_files=tuple(var_files), lock_timeout=lock_timeout, verbose=verbose, module_dir=module_dir,
+                json_output=json_output,
                 migrate_state=kwargs.get("migrate_state", False),
             )
             return func(*args, settings=resolve(options), **kwargs)
@@ -163,7 +203,7 @@ def init(settings, migrate_state):
     from tapctl.environment import write_record
     from tapctl.targets import open_environment
 
-    with open_environment(settings, _progress, migrate_state=migrate_state) as opened:
+    with open_environment(settings, _progress, live=_live(settings), migrate_state=migrate_state) as opened:
         if migrate_state:
             write_record(settings, opened.identity)
             _progress(f"{settings.env}: state moved to {opened.target.state_description()}")
@@ -183,7 +223,7 @@ def plan(settings, out, destroy):
     """
     from tapctl.targets import open_environment
 
-    with open_environment(settings, _progress) as opened:
+    with open_environment(settings, _progress, live=_live(settings)) as opened:
         plan_file = out or settings.workdir / "last.tfplan"
         summary = opened.terraform.plan(plan_file, destroy=destroy)
     lines = [summary.line()] + ([f"plan saved to {plan_file}"] if out else [])
@@ -203,10 +243,10 @@ def apply(settings, plan_file):
     from tapctl.targets import open_environment
     from tapctl.terraform import plan_lock_file
 
-    with open_environment(settings, _progress, lock_file=plan_lock_file(plan_file)) as opened:
+    with open_environment(settings, _progress, live=_live(settings), lock_file=plan_lock_file(plan_file)) as opened:
         opened.terraform.check_plan(plan_file, opened.identity)
-        deploy.check_account(opened, plan_file, _progress)
-        deploy.apply(opened, plan_file)
+        document = deploy.check_account(opened, plan_file, _progress)
+        deploy.apply(opened, plan_file, document)
         outputs = opened.target.outputs(opened.terraform.output())
         deploy.after_apply(opened, outputs, _progress)
     _emit(settings, outputs, _outputs_lines(outputs))
@@ -226,7 +266,7 @@ def deploy(settings, auto_approve, smoke):
     from tapctl import deploy as deploying
     from tapctl.targets import open_environment
 
-    with open_environment(settings, _progress) as opened:
+    with open_environment(settings, _progress, live=_live(settings)) as opened:
         summary = deploying.deploy(opened, auto_approve=auto_approve, confirm=_confirm, warn=_progress)
         outputs = opened.target.outputs(opened.terraform.output())
         deploying.after_apply(opened, outputs, _progress)
@@ -255,7 +295,7 @@ def destroy(settings, auto_approve):
     if not target.reachable():
         target.forget()
     else:
-        with open_environment(settings, _progress) as opened:
+        with open_environment(settings, _progress, live=_live(settings)) as opened:
             if not auto_approve:
                 described = deploy.stakes(opened, None).describe()
                 typed = click.prompt(f"Type the environment name to destroy {described}", err=True, default="",
@@ -458,6 +498,137 @@ def sign(settings, body_file, curl):
         _emit(settings, {**headers, "curl": shlex.join(parts)}, [shlex.join(parts)])
     else:
         _emit(settings, headers, [f"{name}: {value}" for name, value in headers.items()])
+
+
+def _deployed(settings):
+    """(target, outputs) of a deployed environment, for the commands that operate it."""
+    from tapctl.targets import for_settings
+
+    target = for_settings(settings, _progress)
+    return target, _read_outputs(settings, target)
+
+
+@main.command()
+@environment_options
+def status(settings):
+    """One screen: endpoint, functions (deployed code vs this checkout), queues, alarms in ALARM.
+
+    Nothing is received from a queue. Example: tapctl status --env prod --json
+    """
+    from tapctl import package
+    from tapctl import status as reporting
+
+    target, outputs = _deployed(settings)
+    report = reporting.status(target, outputs, package.build(settings.project_dir, settings.build_dir), settings.env)
+    _emit(settings, report, reporting.lines(report))
+
+
+@main.command()
+@environment_options
+@click.argument("event_id")
+@click.option("--since", type=Duration(), default=None,
+              help="Search the log lines of this long ago [default: from the event's record, else 24h].")
+def trace(settings, event_id, since):
+    """Follow one event through the pipeline and end with a verdict: routed to X, rejected, in a DLQ, in
+    router failures, not received. Live queues are never received from.
+
+    Example: tapctl trace --env prod evt_123
+    """
+    from tapctl import trace as tracing
+
+    target, outputs = _deployed(settings)
+    report = tracing.trace(target, outputs, event_id, since)
+    _emit(settings, report, tracing.lines(report))
+
+
+@main.command()
+@environment_options
+@click.option("--function", "function", type=click.Choice(["validator", "router"]), default=None,
+              help="One function's lines [default: both].")
+@click.option("--since", type=Duration(), default="10m", show_default=True, help="How far back: 30s, 10m, 2h, 1d.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C.")
+@click.option("--event-id", default=None, help="Only the lines of this event_id.")
+@click.option("--outcome", default=None, help="Only lines with this outcome (accepted, duplicate, rejected, ...).")
+def logs(settings, function, since, follow, event_id, outcome):
+    """The functions' log lines (one JSON line per invocation), newest last; raw JSON lines with --json.
+
+    Example: tapctl logs --env prod --since 1h --outcome unauthenticated
+    """
+    from tapctl import logs as reading
+
+    target, outputs = _deployed(settings)
+    client, groups = target.client("logs"), reading.groups(outputs, function)
+    since_ms = int((time.time() - since) * 1000)
+    show = (lambda line: click.echo(json.dumps(line.as_dict(), sort_keys=True))) if settings.json_output else (
+        lambda line: click.echo(line.readable()))
+    if not follow:
+        for line in reading.read(client, groups, since_ms=since_ms, event_id=event_id, outcome=outcome):
+            show(line)
+        return
+    try:
+        for line in reading.follow(client, groups, since_ms=since_ms, event_id=event_id, outcome=outcome):
+            show(line)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C ends --follow: not a failure
+
+
+def _progress_line(settings, label):
+    """(done, total) -> the live line on a terminal; nothing otherwise (the result line says it all)."""
+    live = _live(settings)
+    return (lambda done, total: live(f"{label} {done}/{total}")) if live else (lambda done, total: None)
+
+
+@main.command()
+@environment_options
+@click.option("--queue", "queue", required=True, type=click.Choice(["payments", "refunds", "disputes"]),
+              help="Whose dead-letter queue to move back.")
+@click.option("--max", "max_messages", type=click.IntRange(min=1), default=None,
+              help="Move at most N messages, one by one [default: all, with SQS's message move task].")
+@click.option("--dry-run", is_flag=True, help="Say how many would move; move nothing.")
+def redrive(settings, queue, max_messages, dry_run):
+    """Move a dead-letter queue's messages back to their queue, once the consumer is fixed.
+
+    Example: tapctl redrive --env prod --queue payments
+    """
+    from tapctl import recovery
+    from tapctl.config import QUEUES
+
+    target, outputs = _deployed(settings)
+    result = recovery.redrive(target.client("sqs"), outputs[QUEUES[f"{queue}_dlq"]], outputs[QUEUES[queue]],
+                              max_messages=max_messages, dry_run=dry_run,
+                              progress=_progress_line(settings, f"redrive {queue}: moved"))
+    if dry_run:
+        line = f"{result['source']}: {result['waiting']} waiting; would move {result['would_move']} to {result['destination']}"
+    else:
+        line = f"{result['source']}: moved {result['moved']} of {result['waiting']} to {result['destination']}"
+    _console.done()
+    _emit(settings, result, [line])
+
+
+@main.command("replay-failures")
+@environment_options
+@click.option("--max", "max_messages", type=click.IntRange(min=1), default=None, help="Replay at most N records.")
+@click.option("--dry-run", is_flag=True, help="List what would be replayed; replay nothing.")
+def replay_failures(settings, max_messages, dry_run):
+    """Re-deliver each router-failures record's original event to the router; a record is deleted only
+    after the router took it. The router's message for a replayed event is the one it would have sent.
+
+    Example: tapctl replay-failures --env prod
+    """
+    from tapctl import recovery
+
+    target, outputs = _deployed(settings)
+    result = recovery.replay_failures(target.client("sqs"), target.client("lambda"),
+                                      outputs["router_failures_queue_url"], outputs["router_function_name"],
+                                      max_messages=max_messages, dry_run=dry_run,
+                                      progress=_progress_line(settings, "replay: done"))
+    verb = "would replay" if dry_run else "replayed"
+    _console.done()
+    lines = [f"{verb} {len(result['replayed'])} of {result['waiting']}: {', '.join(map(str, result['replayed'])) or '-'}"]
+    lines += [f"still failing: {failure['event_id']}: {failure['error']}" for failure in result["failed"]]
+    _emit(settings, result, lines)
+    if result["failed"]:
+        raise ChecksFailed(f"{len(result['failed'])} event(s) still cannot be routed: they stay in router failures")
 
 
 @main.group()

@@ -26,6 +26,20 @@ REQUIRED_OUTPUTS = (
     "dynamodb_table_name",
 )
 QUEUE_OUTPUTS = {"payment": "payments_queue_url", "refund": "refunds_queue_url", "dispute": "disputes_queue_url"}
+# Every queue an operator looks at, by the name tapctl gives it (status, trace, redrive), and its output.
+QUEUES = {
+    "payments": "payments_queue_url", "payments_dlq": "payments_dlq_url",
+    "refunds": "refunds_queue_url", "refunds_dlq": "refunds_dlq_url",
+    "disputes": "disputes_queue_url", "disputes_dlq": "disputes_dlq_url",
+    "router_failures": "router_failures_queue_url",
+}
+LIVE_QUEUES = ("payments", "refunds", "disputes")  # never received from by an inspection command
+# The functions, by the name tapctl gives them (logs --function): their name and log group outputs, and
+# their package (tapctl.package.FUNCTIONS).
+FUNCTION_OUTPUTS = {
+    "validator": ("validator_function_name", "validator_log_group_name", "webhook-validator"),
+    "router": ("router_function_name", "router_log_group_name", "event-router"),
+}
 
 
 def env_name_problem(name):
@@ -50,6 +64,7 @@ class Settings:
     account: str = ""  # likewise its AWS account id
     protected: bool | None = None  # from tapctl.toml; None leaves it to the module's protected_environments
     lock_timeout: str = "5m"
+    verbose: bool = False  # every terraform line, not one progress line
     module_dir: Path = None
     state_dir: Path = None
     json_output: bool = False

@@ -50,11 +50,17 @@ def first_deploy_warnings(opened):
 
 
 def check_account(opened, plan_file, warn):
-    """Refuse, before applying, a plan the account cannot take (tapctl.preflight)."""
+    """Refuse, before applying, a plan the account cannot take (tapctl.preflight); return the plan's
+    document."""
     document = opened.terraform.show(plan_file)
     found = preflight.problems(opened.target, document, opened.identity, warn)
     if found:
         raise PreflightFailed(found[0] if len(found) == 1 else " AND ".join(found))
+    return document
+
+
+def changed_resources(document):
+    return sum(1 for change in document.get("resource_changes", []) if change["change"]["actions"] not in (["no-op"], ["read"]))
 
 
 def deploy(opened, *, auto_approve, confirm, warn):
@@ -68,17 +74,17 @@ def deploy(opened, *, auto_approve, confirm, warn):
         if not opened.settings.record and opened.terraform.deployed():  # deployed before records were kept
             write_record(opened.settings, opened.identity)
         return summary
-    check_account(opened, plan_file, warn)
+    document = check_account(opened, plan_file, warn)
     question = stakes(opened, summary).question()
     if not auto_approve and not confirm(question):
         raise ChecksFailed("deploy cancelled: nothing was changed")
-    apply(opened, plan_file)
+    apply(opened, plan_file, document)
     return summary
 
 
-def apply(opened, plan_file):
+def apply(opened, plan_file, document):
     opened.applied = True
-    opened.terraform.apply(plan_file)
+    opened.terraform.apply(plan_file, total=changed_resources(document))
     write_record(opened.settings, opened.identity)
 
 

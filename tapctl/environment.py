@@ -110,6 +110,7 @@ class Options:
     backend_config: str = ""
     var_files: tuple = ()
     lock_timeout: str = "5m"
+    verbose: bool = False
     module_dir: Path | None = None
     json_output: bool = False
     migrate_state: bool = False  # tapctl init --migrate-state: the backend is meant to change
@@ -148,6 +149,7 @@ def resolve(options):
         account=declared.account or (record.account if record else ""),
         protected=declared.protected,
         lock_timeout=options.lock_timeout,
+        verbose=options.verbose,
         record=record,
     )
     if record:

@@ -195,13 +195,13 @@ class Opened:
 
 
 @contextmanager
-def open_environment(settings, progress, *, lock_file=None, migrate_state=False):
+def open_environment(settings, progress, *, live=None, lock_file=None, migrate_state=False):
     """The environment ready for terraform; on a failure before anything was applied, what this command
     started is stopped again (a local deploy that cannot install the provider leaves no emulator behind)."""
     from tapctl import package
     from tapctl.terraform import Terraform
 
-    terraform = Terraform(settings, progress=progress)  # fails first if terraform is missing
+    terraform = Terraform(settings, progress=progress, live=live)  # fails first if terraform is missing
     target = for_settings(settings, progress)
     region = region_for(settings, target.default_region)
     started = target.start(region)

@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,10 +120,11 @@ def _classify(command, env, message):
 class Terraform:
     """One environment's terraform: prepare the working copy, then init / plan / apply / destroy / output."""
 
-    def __init__(self, settings, progress=None):
+    def __init__(self, settings, progress=None, live=None):
         self.settings = settings
         self.binary = find_binary(settings.terraform_bin)
         self.progress = progress or (lambda line: None)
+        self.live = live  # rewrites one line on a terminal; None: every line as it comes (--verbose, CI)
         self.workdir = Path(settings.workdir).resolve()
         self.copy = self.workdir / "module"
 
@@ -255,10 +257,10 @@ class Terraform:
                 what = {"environment_suffix": "environment"}.get(name, name.removeprefix("aws_").replace("_", " "))
                 raise PlanMismatch(f"{plan_file} is a plan for {what} {value!r}, not {expected[name]!r}")
 
-    def apply(self, plan_file):
+    def apply(self, plan_file, total=None):
         # A saved plan was reviewed when it was made: show what is applied, not the plan again.
         self._run(["apply", "-input=false", "-json", self._lock_timeout(), str(Path(plan_file).resolve())],
-                  show=SHOWN - {"planned_change", "resource_drift"})
+                  show=SHOWN - {"planned_change", "resource_drift"}, total=total)
 
     def destroy(self):
         self._run(["destroy", "-input=false", "-json", self._lock_timeout(), "-auto-approve", *self._var_args()])
@@ -297,11 +299,20 @@ class Terraform:
                 pass  # no cache: each environment downloads the provider itself
         return environment
 
-    def _run(self, args, stream_json=True, show=SHOWN):
+    def _run(self, args, stream_json=True, show=SHOWN, total=None):
         """Run terraform in the working copy. With ``stream_json``, show the ``show`` kinds of its UI
-        stream as progress and return the messages; otherwise return stdout. A failure raises the
-        matching tapctl error."""
+        stream as progress and return the messages; otherwise return stdout. Everything terraform says
+        also goes to the environment's terraform.log. A failure raises the matching tapctl error."""
         command = [self.binary, f"-chdir={self.copy}", *args]
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        log = open(self.workdir / "terraform.log", "a", encoding="utf-8")
+        log.write(f"=== {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} terraform {' '.join(args)}\n")
+        try:
+            return self._run_logged(command, args, stream_json, show, total, log)
+        finally:
+            log.close()
+
+    def _run_logged(self, command, args, stream_json, show, total, log):
         # stderr goes to a file: read only after stdout ends, a pipe would fill up (TF_LOG writes
         # there) and block terraform while tapctl waits on its stdout.
         with tempfile.TemporaryFile(mode="w+") as stderr_file:
@@ -317,8 +328,9 @@ class Terraform:
             except OSError as exc:
                 raise ToolMissing(f"cannot run {self.binary}: {exc.strerror}") from None
             messages, plain = [], []
-            ui = UiStream(self.progress, show)
+            ui = UiStream(self.progress, show, live=self.live, total=total)
             for line in process.stdout:
+                log.write(line)
                 if not stream_json:
                     plain.append(line)
                     continue
@@ -333,6 +345,7 @@ class Terraform:
             failed = process.wait() != 0
             stderr_file.seek(0)
             stderr = stderr_file.read()
+            log.write(stderr)
         if failed:
             text = "\n".join(ui.errors) or _first_error(stderr) or _first_error("".join(plain)) or stderr
             error = _classify(args[0], self.settings.env, text)
@@ -347,14 +360,26 @@ class UiStream:
     refresh right after a create reports drift on most resources (the provider reads back empty tags,
     maps and lists where the configuration left them null, and the roles' inline policies created
     after them); those lead to no change and would bury drift that matters.
+
+    With ``live`` (a terminal, not --verbose) the stream is compact: planned creates are one line per
+    plan, counted by resource type (updates, replacements and deletes keep a line each), and an apply or
+    destroy is one line rewritten in place: resources done of the total, the slowest in flight, elapsed.
     """
 
-    def __init__(self, progress, show=SHOWN):
+    def __init__(self, progress, show=SHOWN, *, live=None, total=None, clock=time.monotonic):
         self.progress = progress
         self.shown = show
+        self.live = live
+        self.total = total  # resources an apply will touch, when its plan was made by another run
+        self.clock = clock
         self.errors = []
         self._drift = []
         self._changing = set()
+        self._creates = {}
+        self._planned = 0
+        self._done = 0
+        self._running = {}  # address -> when its apply started
+        self._started = clock()
 
     def show(self, message):
         kind = message.get("type")
@@ -371,13 +396,44 @@ class UiStream:
         elif kind == "resource_drift":
             if kind in self.shown:
                 self._drift.append(message)
+        elif self.live and kind in ("apply_start", "apply_complete", "apply_errored"):
+            self._apply_hook(kind, message)
         else:
             if kind == "planned_change":
                 self._changing.add(_address(message))
+                self._planned += 1
+                if self.live and kind in self.shown and message.get("change", {}).get("action") == "create":
+                    resource_type = message["change"].get("resource", {}).get("resource_type", "resource")
+                    self._creates[resource_type] = self._creates.get(resource_type, 0) + 1
+                    return
             if kind in self.shown:
                 self.progress(message.get("@message", ""))
 
+    def _apply_hook(self, kind, message):
+        address = message.get("hook", {}).get("resource", {}).get("addr", "?")
+        if kind == "apply_start":
+            self._running[address] = self.clock()
+        else:
+            self._running.pop(address, None)
+            self._done += 1
+            if kind == "apply_errored":
+                self.progress(message.get("@message", ""))
+        total = self.total or self._planned or "?"
+        now = self.clock()
+        text = f"{self._done}/{total} resources, {now - self._started:.0f} s"
+        if self._running:
+            slowest, since = min(self._running.items(), key=lambda item: item[1])
+            text += f"; slowest in flight: {slowest} ({now - since:.0f} s)"
+        self.live(text)
+
     def finish(self):
+        if self._creates:
+            kinds = sorted(self._creates.items(), key=lambda item: (-item[1], item[0]))
+            counted = ", ".join(f"{count} {kind}" for kind, count in kinds[:4])
+            if len(kinds) > 4:
+                counted += f" and {sum(count for _, count in kinds[4:])} more"
+            self.progress(f"to create: {sum(self._creates.values())} ({counted})")
+            self._creates.clear()
         for message in self._drift:
             if _address(message) in self._changing:
                 self.progress(message.get("@message", ""))

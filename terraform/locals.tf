@@ -12,6 +12,7 @@ locals {
     alarm_key       = "alias/webhook-alarms-${local.env}"
     api_access_logs = "/aws/apigateway/webhook-api-${local.env}"
     signing_secret  = "webhook-signing-${local.env}"
+    dashboard       = "webhook-pipeline-${local.env}"
   }
 
   # ARNs of this stack's resources, known before they exist. The DLQs admit their queues and the

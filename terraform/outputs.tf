@@ -33,6 +33,16 @@ output "router_function_name" {
   value       = module.router.function_name
 }
 
+output "validator_log_group_name" {
+  description = "Log group of webhook-validator (one JSON line per invocation)."
+  value       = module.validator.log_group_name
+}
+
+output "router_log_group_name" {
+  description = "Log group of event-router (one JSON line per invocation)."
+  value       = module.router.log_group_name
+}
+
 output "payments_queue_url" {
   description = "URL of the payments queue."
   value       = module.queue["payment"].queue_url
@@ -91,4 +101,14 @@ output "signing_secret_arn" {
 output "signature_mode" {
   description = "How POST /webhook treats signatures: required, report or off."
   value       = var.signature_mode
+}
+
+output "dashboard_name" {
+  description = "Name of the environment's CloudWatch dashboard."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
+}
+
+output "dashboard_url" {
+  description = "The dashboard in the AWS console."
+  value       = "https://${var.aws_region}.console.aws.amazon.com/cloudwatch/home?region=${var.aws_region}#dashboards/dashboard/${aws_cloudwatch_dashboard.this.dashboard_name}"
 }

@@ -2,9 +2,11 @@
 does not run (API Gateway's POST /webhook and Lambda execution), all read from what was deployed.
 
     emulator  starts, finds and stops one emulator process per environment
-    server    the emulator process: moto behind a WSGI layer that adds the data plane
+    server    the emulator process: routes each request to moto or to the parts below
     gateway   API Gateway: model validation, throttling, gateway responses, the AWS_PROXY v1 event
-    lambdas   Lambda: deployed zips run in worker processes, sync and async invokes, retries, destinations
+    lambdas   Lambda: deployed zips run in worker processes, sync and async invokes, retries,
+              destinations, log streams in CloudWatch Logs
     worker    the process that runs one function instance (a warm container)
-    quirks    where moto's answers differ from AWS in ways terraform notices
+    sqs       SQS as AWS answers it: moto's differences smoothed, message move tasks (DLQ redrive)
+    monitor   CloudWatch as AWS fills it: SQS, Lambda and API Gateway metrics; alarms evaluated
 """

@@ -145,8 +145,10 @@ def provider_override(endpoint, aws_region):
 
 
 def local_outputs(outputs, endpoint):
-    """The module's outputs with an api_endpoint that works on this machine."""
+    """The module's outputs with an api_endpoint that works on this machine (and no AWS console link)."""
     local = dict(outputs)
+    if "dashboard_url" in local:
+        local["dashboard_url"] = None
     if {"api_id", "api_stage_name", "api_endpoint"} <= set(outputs):
         stage = outputs["api_stage_name"]
         path = urlparse(outputs["api_endpoint"]).path.removeprefix(f"/{stage}")

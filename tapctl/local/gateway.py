@@ -31,6 +31,7 @@ _ESCAPED = re.compile(r"""\$util\.escapeJavaScript\((\$context\.error\.[A-Za-z]+
 @dataclass
 class Route:
     api_id: str
+    api_name: str
     stage: str
     resource_id: str
     resource_path: str
@@ -62,14 +63,38 @@ class Bucket:
             return False
 
 
+class Counters:
+    """What API Gateway reports to CloudWatch per API and stage, counted since the last ``take``."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.values = {}
+
+    def add(self, api_name, stage, status, latency_ms):
+        with self.lock:
+            counted = self.values.setdefault((api_name, stage), {"Count": 0, "4XXError": 0, "5XXError": 0, "Latency": []})
+            counted["Count"] += 1
+            if 400 <= status < 500:
+                counted["4XXError"] += 1
+            elif status >= 500:
+                counted["5XXError"] += 1
+            counted["Latency"].append(latency_ms)
+
+    def take(self):
+        with self.lock:
+            taken, self.values = self.values, {}
+        return taken
+
+
 class Gateway:
-    def __init__(self, clients, runtime, account):
+    def __init__(self, *, clients, runtime, account):
         self.clients = clients
         self.runtime = runtime
         self.account = account
         self.routes = {}
         self.buckets = {}
         self.generation = -1
+        self.counters = Counters()
         self.lock = threading.Lock()
 
     # -- what was deployed -------------------------------------------------------------------------
@@ -98,7 +123,7 @@ class Gateway:
         }
         throttle = settings.get("methodSettings", {}).get("*/*", {})
         base = dict(
-            api_id=api_id, stage=stage, responses=responses,
+            api_id=api_id, api_name=apigateway.get_rest_api(restApiId=api_id)["name"], stage=stage, responses=responses,
             burst=int(throttle.get("throttlingBurstLimit", 5000)), rate=float(throttle.get("throttlingRateLimit", 10000)),
         )
         if resource is None or method not in resource.get("resourceMethods", {}):
@@ -142,9 +167,16 @@ class Gateway:
     # -- a request ---------------------------------------------------------------------------------
 
     def handle(self, api_id, stage, path, method, headers, query, body, source_ip, generation):
+        started = time.perf_counter()
         route = self._route(api_id, stage, path, method, generation)
         if route is None:
             return 403, {"Content-Type": "application/json"}, json.dumps({"message": "Forbidden"})
+        answer = self._handle(route, path, method, headers, query, body, source_ip)
+        self.counters.add(route.api_name, route.stage, answer[0], (time.perf_counter() - started) * 1000)
+        return answer
+
+    def _handle(self, route, path, method, headers, query, body, source_ip):
+        api_id, stage = route.api_id, route.stage
         if not route.function_arn:
             return self._error(route, "MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
         bucket = self.buckets.get((api_id, stage))
@@ -240,7 +272,13 @@ def _validation_error(validator, body):
         document = json.loads(body)
     except ValueError as error:
         return f"[Invalid request body: {error}]"
-    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
+    except RecursionError:
+        # Deeper than Python's parser goes (a 100 KB body of brackets): API Gateway's parser refuses it too.
+        return "[Invalid request body: nested too deeply]"
+    try:
+        errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
+    except RecursionError:
+        return "[Invalid request body: nested too deeply]"
     if not errors:
         return None
     messages, missing = [], []

@@ -1,8 +1,9 @@
 """Lambda execution for the local target: the deployed zip, run in worker processes.
 
 What it mimics, and how:
-- the code is the zip terraform uploaded (its sha256 is checked against the function's CodeSha256),
-  with the function's handler, environment variables and timeout;
+- the functions are read from the emulator's own Lambda API (``DeployedFunctions``), as the gateway
+  reads its API: the zip terraform uploaded (checked against the function's CodeSha256), its handler,
+  environment variables, timeout, reserved concurrency and event-invoke config;
 - each worker process is one warm container: module state survives between invocations, and a
   crash or a timeout costs only that container;
 - reserved concurrency bounds the containers: a synchronous invoke beyond it is throttled (429),
@@ -10,7 +11,12 @@ What it mimics, and how:
 - asynchronous invokes answer 202 at once and run in the background with the deployed event-invoke
   config: retries of a failed attempt, then the on-failure destination (an SQS queue) with the
   record Lambda writes. AWS waits about 1 and 2 minutes between retries; here the waits are
-  ``retry_delay`` and twice that, so a local run finishes in seconds.
+  ``retry_delay`` and twice that, so a local run finishes in seconds;
+- what a function prints goes to CloudWatch Logs, log group ``/aws/lambda/<function>``, one stream per
+  container named as Lambda names them (``2026/11/30/[$LATEST]<hex>``), so ``tapctl logs`` and
+  ``tapctl trace`` read the same API on both targets;
+- invocations, errors, throttles and durations are counted per function for the emulator's metrics
+  (tapctl.local.monitor), as Lambda publishes them to CloudWatch.
 """
 
 import base64
@@ -18,6 +24,7 @@ import hashlib
 import io
 import json
 import os
+import queue
 import select
 import subprocess
 import sys
@@ -25,6 +32,7 @@ import threading
 import time
 import uuid
 import zipfile
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -58,10 +66,127 @@ class Throttled(Exception):
     pass
 
 
-class Instance:
-    """A worker process running one function's handler."""
+class DeployedFunctions:
+    """The functions as deployed, read through the emulator's own Lambda API (and, for the zip, moto's
+    model: the API gives no download URL for code uploaded without S3). Read once per change of the
+    control plane, not per invocation."""
 
-    def __init__(self, config, code_dir, base_env, log_path):
+    def __init__(self, *, clients, account, region, generation):
+        self.clients = clients  # service -> boto3 client of the emulator itself
+        self.account = account
+        self.region = region
+        self.generation = generation  # () -> a number that changes with every control-plane write
+        self._described = {}
+
+    def describe(self, name):
+        key = (name, self.generation())
+        cached = self._described.get(key)
+        if cached is None:
+            cached = self._describe(name)
+            self._described = {k: v for k, v in self._described.items() if k[1] == key[1]}
+            self._described[key] = cached
+        return cached
+
+    def _describe(self, name):
+        lambda_client = self.clients("lambda")
+        described = lambda_client.get_function(FunctionName=name)
+        configuration = described["Configuration"]
+        reserved = described.get("Concurrency", {}).get("ReservedConcurrentExecutions")
+        retry, age, on_failure = 2, 21600, None
+        try:
+            invoke_config = lambda_client.get_function_event_invoke_config(FunctionName=name)
+            retry = invoke_config.get("MaximumRetryAttempts", retry)
+            age = invoke_config.get("MaximumEventAgeInSeconds", age)
+            on_failure = invoke_config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        except lambda_client.exceptions.ResourceNotFoundException:
+            pass
+        return FunctionConfig(
+            name=configuration["FunctionName"],
+            arn=configuration["FunctionArn"],
+            handler=configuration["Handler"],
+            timeout=configuration.get("Timeout", 3),
+            memory=configuration.get("MemorySize", 128),
+            environment=configuration.get("Environment", {}).get("Variables", {}),
+            reserved=int(reserved) if reserved is not None else None,
+            code_sha256=configuration["CodeSha256"],
+            retry_attempts=retry,
+            maximum_event_age=age,
+            on_failure=on_failure,
+        )
+
+    def code(self, name):
+        from moto.awslambda.models import lambda_backends
+
+        return lambda_backends[self.account][self.region].get_function(name).code_bytes
+
+    def deliver(self, destination_arn, body):
+        """Send an on-failure record to its SQS destination."""
+        sqs = self.clients("sqs")
+        account, queue_name = destination_arn.split(":")[4], destination_arn.split(":")[-1]
+        url = sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+
+
+class LogShipper:
+    """Ships what functions print to CloudWatch Logs in batches, from one background thread."""
+
+    FLUSH_SECONDS = 0.2
+
+    def __init__(self, logs_client):
+        self.client = logs_client
+        self.lines = queue.Queue()
+        self.streams = set()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="log-shipper", daemon=True)
+        self.thread.start()
+
+    def put(self, group, stream, line):
+        self.lines.put((group, stream, int(time.time() * 1000), line))
+
+    def _run(self):
+        while not self.stopping.is_set():
+            time.sleep(self.FLUSH_SECONDS)
+            self.flush()
+
+    def flush(self):
+        batches = defaultdict(list)
+        while True:
+            try:
+                group, stream, stamp, line = self.lines.get_nowait()
+            except queue.Empty:
+                break
+            batches[(group, stream)].append({"timestamp": stamp, "message": line})
+        for (group, stream), events in batches.items():
+            try:
+                self._ensure(group, stream)
+                self.client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+            except Exception as error:  # a lost log line must not stop the functions; say so in the emulator log
+                print(f"could not ship {len(events)} log lines to {group}: {error}", file=sys.stderr, flush=True)
+
+    def _ensure(self, group, stream):
+        if (group, stream) in self.streams:
+            return
+        exists = self.client.exceptions.ResourceAlreadyExistsException
+        try:
+            self.client.create_log_group(logGroupName=group)  # as Lambda does when terraform has not
+        except exists:
+            pass
+        try:
+            self.client.create_log_stream(logGroupName=group, logStreamName=stream)
+        except exists:
+            pass
+        self.streams.add((group, stream))
+
+    def close(self):
+        self.stopping.set()
+        self.thread.join(timeout=2)
+        self.flush()
+
+
+class Instance:
+    """A worker process running one function's handler: one warm container with its own log stream."""
+
+    def __init__(self, config, code_dir, base_env, log_path, ship=None):
         env = {**base_env, **config.environment}
         env.update(
             AWS_LAMBDA_FUNCTION_NAME=config.name,
@@ -69,20 +194,33 @@ class Instance:
             AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
             TAPCTL_FUNCTION_ARN=config.arn,
         )
+        self.group = f"/aws/lambda/{config.name}"
+        today = datetime.now(timezone.utc).strftime("%Y/%m/%d")
+        self.stream = f"{today}/[$LATEST]{uuid.uuid4().hex}"
         self.log = open(log_path, "ab")
+        self.ship = ship
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tapctl.local.worker", str(code_dir), config.handler],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=self.log,
+            stderr=subprocess.PIPE,
             env=env,
             text=True,
             bufsize=1,
         )
+        self.reader = threading.Thread(target=self._read_log, name=f"log-{config.name}", daemon=True)
+        self.reader.start()
         ready = self._read(30)
         if not ready or not json.loads(ready).get("ready"):
             self.kill()
             raise RuntimeError(f"{config.name}: the handler {config.handler} did not load (see {log_path})")
+
+    def _read_log(self):
+        for line in self.process.stderr:
+            self.log.write(line.encode("utf-8", "replace"))
+            self.log.flush()
+            if self.ship:
+                self.ship(self.group, self.stream, line.rstrip("\n"))
 
     def _read(self, timeout):
         readable, _, _ = select.select([self.process.stdout], [], [], max(timeout, 0))
@@ -107,14 +245,15 @@ class Instance:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        self.reader.join(timeout=2)
         self.log.close()
 
 
 class Pool:
     """The containers of one function configuration, bounded by its reserved concurrency."""
 
-    def __init__(self, config, code_dir, base_env, log_path):
-        self.config, self.code_dir, self.base_env, self.log_path = config, code_dir, base_env, log_path
+    def __init__(self, config, code_dir, base_env, log_path, ship):
+        self.config, self.code_dir, self.base_env, self.log_path, self.ship = config, code_dir, base_env, log_path, ship
         self.limit = config.reserved if config.reserved is not None else DEFAULT_CONCURRENCY
         self.idle = []
         self.busy = 0
@@ -130,7 +269,7 @@ class Pool:
             instance = self.idle.pop() if self.idle else None
         if instance is None or not instance.alive:
             try:
-                instance = Instance(self.config, self.code_dir, self.base_env, self.log_path)
+                instance = Instance(self.config, self.code_dir, self.base_env, self.log_path, self.ship)
             except BaseException:
                 self.release(None)
                 raise
@@ -150,13 +289,34 @@ class Pool:
             self.idle.clear()
 
 
+class Counters:
+    """What Lambda reports to CloudWatch per function, counted since the last ``take``."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.values = defaultdict(lambda: {"Invocations": 0, "Errors": 0, "Throttles": 0, "Duration": []})
+
+    def add(self, name, metric, value=1):
+        with self.lock:
+            if metric == "Duration":
+                self.values[name]["Duration"].append(value)
+            else:
+                self.values[name][metric] += value
+
+    def take(self):
+        with self.lock:
+            taken, self.values = dict(self.values), defaultdict(
+                lambda: {"Invocations": 0, "Errors": 0, "Throttles": 0, "Duration": []})
+        return taken
+
+
 class LambdaRuntime:
-    def __init__(self, workdir, endpoint, region, describe, code_of, send_to_queue, retry_delay=1.0):
+    def __init__(self, *, workdir, endpoint, region, functions, logs=None, retry_delay=1.0):
         self.workdir = Path(workdir)
-        self.describe = describe  # name -> FunctionConfig (from the emulator's API)
-        self.code_of = code_of  # name -> zip bytes (what terraform uploaded)
-        self.send_to_queue = send_to_queue  # (queue ARN, body) -> None
+        self.functions = functions  # describe(name) -> FunctionConfig, code(name) -> zip bytes, deliver(arn, body)
+        self.shipper = LogShipper(logs) if logs is not None else None
         self.retry_delay = retry_delay
+        self.counters = Counters()
         self.pools = {}
         self.lock = threading.Lock()
         self.background = ThreadPoolExecutor(max_workers=64, thread_name_prefix="async-invoke")
@@ -172,18 +332,22 @@ class LambdaRuntime:
             "AWS_EC2_METADATA_DISABLED": "true",
         }
 
+    def describe(self, name):
+        return self.functions.describe(name)
+
     def _pool(self, name):
-        config = self.describe(name)
+        config = self.functions.describe(name)
         with self.lock:
             pool = self.pools.get(config.key)
             if pool is None:
                 for key in [key for key in self.pools if key[0] == name]:
                     self.pools.pop(key).close()  # a redeployed function gets new containers
-                pool = self.pools[config.key] = Pool(config, self._unpack(config), self.base_env, self._log(name))
+                ship = self.shipper.put if self.shipper else None
+                pool = self.pools[config.key] = Pool(config, self._unpack(config), self.base_env, self._log(name), ship)
         return pool
 
     def _unpack(self, config):
-        code = self.code_of(config.name)
+        code = self.functions.code(config.name)
         digest = hashlib.sha256(code)
         if base64.b64encode(digest.digest()).decode() != config.code_sha256:
             raise RuntimeError(f"{config.name}: the uploaded code does not match its CodeSha256")
@@ -202,14 +366,24 @@ class LambdaRuntime:
     def invoke(self, name, event, wait=False):
         """Run once; (ok, payload). Raises Throttled when no container is free and ``wait`` is False."""
         pool = self._pool(name)
-        instance = pool.acquire(wait)
         try:
-            return instance.invoke(event, pool.config.timeout, str(uuid.uuid4()))
+            instance = pool.acquire(wait)
+        except Throttled:
+            self.counters.add(name, "Throttles")
+            raise
+        started = time.perf_counter()
+        try:
+            ok, payload = instance.invoke(event, pool.config.timeout, str(uuid.uuid4()))
         finally:
             pool.release(instance)
+        self.counters.add(name, "Invocations")
+        self.counters.add(name, "Duration", (time.perf_counter() - started) * 1000)
+        if not ok:
+            self.counters.add(name, "Errors")
+        return ok, payload
 
     def invoke_async(self, name, event):
-        config = self.describe(name)  # fails now (404) for an unknown function, as Lambda does
+        config = self.functions.describe(name)  # fails now (404) for an unknown function, as Lambda does
         self.background.submit(self._run_async, config, event, time.time())
 
     def _run_async(self, config, event, queued_at):
@@ -240,7 +414,7 @@ class LambdaRuntime:
                 "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
                 "responsePayload": payload,
             }
-            self.send_to_queue(config.on_failure, json.dumps(record))
+            self.functions.deliver(config.on_failure, json.dumps(record))
 
     def close(self):
         self.background.shutdown(wait=False, cancel_futures=True)
@@ -248,3 +422,5 @@ class LambdaRuntime:
             for pool in self.pools.values():
                 pool.close()
             self.pools.clear()
+        if self.shipper:
+            self.shipper.close()

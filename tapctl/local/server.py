@@ -1,5 +1,6 @@
 """The emulator process of one local environment: moto's server behind a WSGI layer that serves what
-moto does not run (the API's POST /webhook, Lambda invokes) and smooths moto's SQS quirks.
+moto does not run (the API's POST /webhook, Lambda invokes, message move tasks, metrics and alarms)
+and smooths moto's SQS differences.
 
 Run as ``python -m tapctl.local.server --port P --region R --workdir DIR``; tapctl.local.emulator
 starts and stops it.
@@ -15,7 +16,7 @@ import sys
 import threading
 from http import HTTPStatus
 from pathlib import Path
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 ACCOUNT = "123456789012"  # moto's default account
 HEALTH_PATH = "/_tapctl/health"
@@ -31,12 +32,16 @@ _CONTROL_PLANE = re.compile(r"/(restapis|20\d\d-\d\d-\d\d/functions)")
 
 
 class Emulator:
-    def __init__(self, port, region, workdir, retry_delay=1.0):
+    """Routes each request: the data plane (gateway, Lambda invokes), SQS through its adjustments, Lambda's
+    account settings, and everything else to moto. The parts read what they serve from moto's API."""
+
+    def __init__(self, *, port, region, workdir, retry_delay=1.0):
         from moto.server import DomainDispatcherApplication, create_backend_app
 
         from tapctl.local.gateway import Gateway
-        from tapctl.local.lambdas import LambdaRuntime
-        from tapctl.local.quirks import SqsQuirks
+        from tapctl.local.lambdas import DeployedFunctions, LambdaRuntime
+        from tapctl.local.monitor import Monitor
+        from tapctl.local.sqs import Sqs
 
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.endpoint = f"http://127.0.0.1:{port}"
@@ -44,13 +49,18 @@ class Emulator:
         self.generation = 0
         self._clients = {}
         self._clients_lock = threading.Lock()
-        self.sqs_quirks = SqsQuirks()
-        self._described = {}
-        self.lambdas = LambdaRuntime(
-            workdir, self.endpoint, region, self.describe_function, self.function_code, self.send_to_queue, retry_delay
-        )
-        self.gateway = Gateway(self.client, self.lambdas, ACCOUNT)
+        self.sqs = Sqs(client=lambda: self.client("sqs"))
+        functions = DeployedFunctions(clients=self.client, account=ACCOUNT, region=region,
+                                      generation=lambda: self.generation)
+        self.lambdas = LambdaRuntime(workdir=workdir, endpoint=self.endpoint, region=region, functions=functions,
+                                     logs=self.client("logs"), retry_delay=retry_delay)
+        self.gateway = Gateway(clients=self.client, runtime=self.lambdas, account=ACCOUNT)
+        self.monitor = Monitor(clients=self.client, account=ACCOUNT, region=region, runtime=self.lambdas,
+                               gateway=self.gateway)
         self._set_up_account()
+
+    def start(self):
+        self.monitor.start()
 
     def _set_up_account(self):
         # The emulated account is one that has already run an environment with
@@ -79,9 +89,8 @@ class Emulator:
             "AccountUsage": {"TotalCodeSize": 0, "FunctionCount": 0},
         }
 
-    # -- reading what was deployed, through the emulator's own API -----------------------------------
-
     def client(self, service):
+        """The emulator's own client for ``service``: what was deployed is read through moto's API."""
         with self._clients_lock:
             if service not in self._clients:
                 import boto3
@@ -94,56 +103,6 @@ class Emulator:
                     aws_secret_access_key=FAKE_KEY, config=Config(retries={"max_attempts": 1}),
                 )
             return self._clients[service]
-
-    def describe_function(self, name):
-        """The function as deployed; read once per change of the control plane, not per invocation."""
-        key = (name, self.generation)
-        cached = self._described.get(key)
-        if cached is None:
-            cached = self._describe(name)
-            self._described = {k: v for k, v in self._described.items() if k[1] == self.generation}
-            self._described[key] = cached
-        return cached
-
-    def _describe(self, name):
-        from tapctl.local.lambdas import FunctionConfig
-
-        lambda_client = self.client("lambda")
-        described = lambda_client.get_function(FunctionName=name)
-        configuration = described["Configuration"]
-        reserved = described.get("Concurrency", {}).get("ReservedConcurrentExecutions")
-        retry, age, on_failure = 2, 21600, None
-        try:
-            invoke_config = lambda_client.get_function_event_invoke_config(FunctionName=name)
-            retry = invoke_config.get("MaximumRetryAttempts", retry)
-            age = invoke_config.get("MaximumEventAgeInSeconds", age)
-            on_failure = invoke_config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
-        except lambda_client.exceptions.ResourceNotFoundException:
-            pass
-        return FunctionConfig(
-            name=configuration["FunctionName"],
-            arn=configuration["FunctionArn"],
-            handler=configuration["Handler"],
-            timeout=configuration.get("Timeout", 3),
-            memory=configuration.get("MemorySize", 128),
-            environment=configuration.get("Environment", {}).get("Variables", {}),
-            reserved=int(reserved) if reserved is not None else None,
-            code_sha256=configuration["CodeSha256"],
-            retry_attempts=retry,
-            maximum_event_age=age,
-            on_failure=on_failure,
-        )
-
-    def function_code(self, name):
-        # The API gives no download URL for code without S3; the bytes come from moto's model.
-        from moto.awslambda.models import lambda_backends
-
-        return lambda_backends[ACCOUNT][self.region].get_function(name).code_bytes
-
-    def send_to_queue(self, queue_arn, body):
-        sqs = self.client("sqs")
-        url = sqs.get_queue_url(QueueName=queue_arn.split(":")[-1], QueueOwnerAWSAccountId=queue_arn.split(":")[4])
-        sqs.send_message(QueueUrl=url["QueueUrl"], MessageBody=body)
 
     # -- WSGI -----------------------------------------------------------------------------------------
 
@@ -161,7 +120,7 @@ class Emulator:
             return self._invoke(environ, start_response, invoke.group("name"))
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target.startswith("AmazonSQS."):
-            return self._sqs(environ, start_response, target.split(".", 1)[1])
+            return self.sqs.wsgi(environ, start_response, target.split(".", 1)[1], self.moto, self._answer)
         if method != "GET" and _CONTROL_PLANE.match(path):
             self.generation += 1
         return self.moto(environ, start_response)
@@ -195,6 +154,7 @@ class Emulator:
     def _invoke(self, environ, start_response, name):
         from tapctl.local.lambdas import Throttled
 
+        name = unquote(name)
         kind = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
         raw = self._body(environ)
         try:
@@ -207,7 +167,7 @@ class Emulator:
                 self.lambdas.invoke_async(name, event)
                 return self._answer(start_response, 202, {"Content-Type": "application/json"}, b"")
             if kind == "DryRun":
-                self.describe_function(name)
+                self.lambdas.describe(name)
                 return self._answer(start_response, 204, {}, b"")
             ok, payload = self.lambdas.invoke(name, event)
         except lambda_client.exceptions.ResourceNotFoundException:
@@ -223,34 +183,9 @@ class Emulator:
         headers = {"Content-Type": "application/json", "X-Amzn-ErrorType": kind}
         return self._answer(start_response, status, headers, json.dumps({"Type": "User", "message": message}))
 
-    def _sqs(self, environ, start_response, target):
-        raw = self._body(environ)
-        try:
-            document = json.loads(raw or b"{}")
-        except ValueError:
-            document = None
-        if document is None:
-            forward, answer = None, None
-        else:
-            forward, answer = self.sqs_quirks.request(target, document)
-        if answer is not None:
-            return self._answer(start_response, 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(answer))
-        data = json.dumps(forward).encode() if forward is not None else raw
-        environ["wsgi.input"] = io.BytesIO(data)
-        environ["CONTENT_LENGTH"] = str(len(data))
-        captured = {}
-
-        def capture(status, headers, exc_info=None):
-            captured["status"], captured["headers"] = status, headers
-
-        chunks = b"".join(self.moto(environ, capture))
-        if target in ("GetQueueAttributes", "CreateQueue") and captured["status"].startswith("200") and document is not None:
-            chunks = json.dumps(self.sqs_quirks.response(target, document, json.loads(chunks))).encode()
-        headers = [(key, value) for key, value in captured["headers"] if key.lower() != "content-length"]
-        start_response(captured["status"], headers + [("Content-Length", str(len(chunks)))])
-        return [chunks]
-
     def close(self):
+        self.monitor.close()
+        self.sqs.close()
         self.lambdas.close()
 
 
@@ -268,8 +203,9 @@ def main(argv=None):
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request would flood the log
 
-    app = Emulator(options.port, options.region, options.workdir, options.retry_delay)
+    app = Emulator(port=options.port, region=options.region, workdir=options.workdir, retry_delay=options.retry_delay)
     server = make_server("127.0.0.1", options.port, app, threaded=True)
+    app.start()
 
     def stop(*_):
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -349,3 +349,19 @@ run "a_protected_environment_keeps_its_secret_recoverable" {
     error_message = "prod's secret stays recoverable for 30 days"
   }
 }
+
+run "a_dashboard_with_every_queue_the_outcomes_and_the_api" {
+  assert {
+    condition = alltrue([for name in ["payments-queue-dev", "refunds-dlq-dev", "disputes-dlq-dev", "router-failures-dev", "ValidatorOutcomes", "unauthenticated", "handover_failed", "5XXError", "Throttles", "webhook-validator-dev", "event-router-dev"] :
+    strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "\"${name}\"")])
+    error_message = "the dashboard shows queues, DLQs, router failures, validator outcomes, API errors and throttles"
+  }
+  assert {
+    condition     = aws_cloudwatch_log_metric_filter.validator_outcomes.pattern == "{ $.outcome = * }" && aws_cloudwatch_log_metric_filter.validator_outcomes.metric_transformation[0].dimensions["Outcome"] == "$.outcome"
+    error_message = "validator outcomes counted from the JSON log lines, one metric per outcome"
+  }
+  assert {
+    condition     = aws_cloudwatch_log_metric_filter.validator_outcomes.log_group_name == "/aws/lambda/webhook-validator-dev" && output.dashboard_name == "webhook-pipeline-dev"
+    error_message = "the filter reads the validator's log group; the dashboard's name"
+  }
+}

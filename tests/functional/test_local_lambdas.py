@@ -1,6 +1,7 @@
 """The local target's Lambda runtime with real worker processes: warm state, timeouts, reserved
-concurrency, async retries and the on-failure destination. Only the function's description is given
-directly (in the emulator it comes from the Lambda API)."""
+concurrency, async retries, the on-failure destination, and log lines shipped to CloudWatch Logs (a real
+moto server). Only the function's description is given directly (in the emulator it comes from the
+Lambda API: tapctl.local.lambdas.DeployedFunctions)."""
 
 import base64
 import hashlib
@@ -10,17 +11,19 @@ import threading
 import time
 import zipfile
 
+import boto3
 import pytest
 
 from tapctl.local.lambdas import FunctionConfig, LambdaRuntime, Throttled
 
 HANDLER = '''
-import os, time
+import json, os, time
 calls = 0
 
 def handle(event, context):
     global calls
     calls += 1
+    print(json.dumps({"event_id": event.get("id"), "outcome": "handled"}))
     if event.get("sleep"):
         time.sleep(event["sleep"])
     if event.get("fail"):
@@ -36,11 +39,27 @@ def package(source):
     return buffer.getvalue()
 
 
+class Functions:
+    """Deployed functions as the runtime reads them, given here; on-failure records are collected."""
+
+    def __init__(self, code):
+        self.configs, self.failures, self._code = {}, [], code
+
+    def describe(self, name):
+        return self.configs[name]
+
+    def code(self, name):
+        return self._code
+
+    def deliver(self, arn, body):
+        self.failures.append((arn, json.loads(body)))
+
+
 @pytest.fixture
-def runtime(tmp_path):
+def runtime(tmp_path, aws):
     code = package(HANDLER)
     sha = base64.b64encode(hashlib.sha256(code).digest()).decode()
-    configs, failures = {}, []
+    functions = Functions(code)
 
     def configure(name, **changes):
         settings = dict(
@@ -48,13 +67,11 @@ def runtime(tmp_path):
             timeout=2, memory=128, environment={"GREETING": "hello"}, reserved=2, code_sha256=sha,
             retry_attempts=2, on_failure="arn:aws:sqs:us-east-1:123456789012:failures",
         )
-        configs[name] = FunctionConfig(**{**settings, **changes})
+        functions.configs[name] = FunctionConfig(**{**settings, **changes})
 
-    runtime = LambdaRuntime(
-        tmp_path, "http://127.0.0.1:9", "us-east-1", lambda name: configs[name], lambda name: code,
-        lambda arn, body: failures.append((arn, json.loads(body))), retry_delay=0.05,
-    )
-    runtime.configure, runtime.failures = configure, failures
+    runtime = LambdaRuntime(workdir=tmp_path, endpoint="http://127.0.0.1:9", region="us-east-1", functions=functions,
+                            logs=boto3.client("logs"), retry_delay=0.05)
+    runtime.configure, runtime.failures = configure, functions.failures
     yield runtime
     runtime.close()
 
@@ -118,3 +135,33 @@ def test_async_success_sends_nothing_to_the_destination(runtime):
     runtime.invoke_async("fn", {"id": "evt-2"})
     time.sleep(1)
     assert runtime.failures == []
+
+
+def test_what_a_function_prints_reaches_cloudwatch_logs_one_stream_per_container(runtime):
+    runtime.configure("fn")
+    threads = [threading.Thread(target=runtime.invoke, args=("fn", {"id": f"evt-{n}", "sleep": 0.3})) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    runtime.shipper.flush()
+    logs = boto3.client("logs")
+    streams = logs.describe_log_streams(logGroupName="/aws/lambda/fn")["logStreams"]
+    assert len(streams) == 2 and all("/[$LATEST]" in stream["logStreamName"] for stream in streams)
+    found = logs.filter_log_events(logGroupName="/aws/lambda/fn", filterPattern='"evt-1"')["events"]
+    assert [json.loads(event["message"]) for event in found] == [{"event_id": "evt-1", "outcome": "handled"}]
+
+
+def test_invocations_errors_and_throttles_are_counted_for_cloudwatch(runtime):
+    runtime.configure("fn", reserved=1)
+    runtime.invoke("fn", {})
+    runtime.invoke("fn", {"fail": True})
+    blocker = threading.Thread(target=runtime.invoke, args=("fn", {"sleep": 0.5}))
+    blocker.start()
+    time.sleep(0.2)
+    with pytest.raises(Throttled):
+        runtime.invoke("fn", {})
+    blocker.join()
+    counted = runtime.counters.take()["fn"]
+    assert (counted["Invocations"], counted["Errors"], counted["Throttles"], len(counted["Duration"])) == (3, 1, 1, 3)
+    assert runtime.counters.take() == {}

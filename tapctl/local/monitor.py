@@ -1,0 +1,200 @@
+"""CloudWatch for the local target: the metrics AWS publishes and moto does not, and alarms evaluated.
+
+moto stores alarms but never evaluates them (they stay OK) and publishes no SQS, Lambda or API Gateway
+metrics. Every ``period`` seconds (TAPCTL_LOCAL_METRICS_SECONDS, default 10) the monitor:
+
+- publishes AWS/SQS per queue: ApproximateNumberOfMessagesVisible, ApproximateNumberOfMessagesNotVisible
+  and ApproximateAgeOfOldestMessage, read from moto's queues without a receive (a receive would count
+  towards maxReceiveCount);
+- publishes AWS/Lambda per function (Invocations, Errors, Throttles, Duration) and AWS/ApiGateway per
+  API and stage (Count, 4XXError, 5XXError, Latency), counted by the emulator's data plane;
+- evaluates every metric alarm as CloudWatch does over one evaluation window (its period times its
+  evaluation periods): a statistic of one metric, or the metric math our module uses (IF, arithmetic,
+  comparisons), against its threshold; missing data follows the alarm's TreatMissingData. A changed
+  state is set with SetAlarmState, so ``tapctl status`` reads alarms the same way on both targets.
+"""
+
+import ast
+import operator
+import os
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+PERIOD_VARIABLE = "TAPCTL_LOCAL_METRICS_SECONDS"
+DEFAULT_PERIOD = 10.0
+
+_COMPARISONS = {
+    "GreaterThanThreshold": operator.gt,
+    "GreaterThanOrEqualToThreshold": operator.ge,
+    "LessThanThreshold": operator.lt,
+    "LessThanOrEqualToThreshold": operator.le,
+}
+
+
+def evaluate_expression(expression, values):
+    """A CloudWatch metric-math expression over ``values`` (id -> number), as far as alarms use it:
+    numbers, ids, + - * /, comparisons and IF(condition, then, else). Anything else is a ValueError."""
+    tree = ast.parse(expression.replace("IF(", "_if_("), mode="eval")
+
+    def walk(node):
+        if isinstance(node, ast.Expression):
+            return walk(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            if node.id not in values:
+                raise ValueError(f"unknown metric id {node.id}")
+            return float(values[node.id])
+        if isinstance(node, ast.BinOp):
+            left, right = walk(node.left), walk(node.right)
+            if isinstance(node.op, ast.Div):
+                return left / right if right else float("nan")
+            return {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}[type(node.op)](left, right)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -walk(node.operand)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            compare = {ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Lt: operator.lt, ast.LtE: operator.le,
+                       ast.Eq: operator.eq, ast.NotEq: operator.ne}[type(node.ops[0])]
+            return float(compare(walk(node.left), walk(node.comparators[0])))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_if_" and len(node.args) == 3:
+            return walk(node.args[1]) if walk(node.args[0]) else walk(node.args[2])
+        raise ValueError(f"unsupported in a local alarm: {ast.dump(node)[:60]}")
+
+    try:
+        return walk(tree)
+    except KeyError as error:
+        raise ValueError(f"unsupported operator {error}") from None
+
+
+def alarm_state(alarm, value):
+    """ALARM or OK for ``value`` (None: no data) against the alarm's threshold and comparison."""
+    if value is None or value != value:  # no data, or 0/0
+        missing = alarm.get("TreatMissingData", "missing")
+        return "ALARM" if missing == "breaching" else "OK"
+    compare = _COMPARISONS[alarm["ComparisonOperator"]]
+    return "ALARM" if compare(value, alarm["Threshold"]) else "OK"
+
+
+class Monitor:
+    def __init__(self, *, clients, account, region, runtime, gateway, period=None):
+        self.clients = clients
+        self.account = account
+        self.region = region
+        self.runtime = runtime
+        self.gateway = gateway
+        self.period = float(period or os.environ.get(PERIOD_VARIABLE, DEFAULT_PERIOD))
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="monitor", daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def close(self):
+        self.stopping.set()
+        self.thread.join(timeout=5)
+
+    def _run(self):
+        while not self.stopping.wait(self.period):
+            try:
+                self.tick()
+            except Exception as error:  # the data plane goes on; the emulator's log says why
+                print(f"monitor: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+
+    def tick(self):
+        now = datetime.now(timezone.utc)
+        data = self.queue_metrics(now) + self.function_metrics(now) + self.api_metrics(now)
+        cloudwatch = self.clients("cloudwatch")
+        for namespace in sorted({namespace for namespace, _ in data}):
+            points = [point for space, point in data if space == namespace]
+            for start in range(0, len(points), 500):
+                cloudwatch.put_metric_data(Namespace=namespace, MetricData=points[start:start + 500])
+        self.evaluate_alarms(now)
+
+    # -- metrics ------------------------------------------------------------------------------------
+
+    def queue_metrics(self, now):
+        from moto.sqs.models import sqs_backends
+
+        stamp = time.time() * 1000
+        found = []
+        for name, queue in list(sqs_backends[self.account][self.region].queues.items()):
+            messages = list(queue._messages)
+            visible = sum(1 for message in messages if message.visible)
+            oldest = min((message.sent_timestamp for message in messages if message.sent_timestamp), default=None)
+            values = {
+                "ApproximateNumberOfMessagesVisible": (visible, "Count"),
+                "ApproximateNumberOfMessagesNotVisible": (len(messages) - visible, "Count"),
+                "ApproximateAgeOfOldestMessage": ((stamp - oldest) / 1000 if oldest else 0, "Seconds"),
+            }
+            for metric, (value, unit) in values.items():
+                found.append(("AWS/SQS", {"MetricName": metric, "Dimensions": [{"Name": "QueueName", "Value": name}],
+                                          "Timestamp": now, "Value": value, "Unit": unit}))
+        return found
+
+    def function_metrics(self, now):
+        found = []
+        for name, counted in self.runtime.counters.take().items():
+            dimensions = [{"Name": "FunctionName", "Value": name}]
+            for metric in ("Invocations", "Errors", "Throttles"):
+                found.append(("AWS/Lambda", {"MetricName": metric, "Dimensions": dimensions, "Timestamp": now,
+                                             "Value": counted[metric], "Unit": "Count"}))
+            if counted["Duration"]:
+                found.append(("AWS/Lambda", {"MetricName": "Duration", "Dimensions": dimensions, "Timestamp": now,
+                                             "Values": counted["Duration"][:150], "Unit": "Milliseconds"}))
+        return found
+
+    def api_metrics(self, now):
+        found = []
+        for (api_name, stage), counted in self.gateway.counters.take().items():
+            dimensions = [{"Name": "ApiName", "Value": api_name}, {"Name": "Stage", "Value": stage}]
+            for metric in ("Count", "4XXError", "5XXError"):
+                found.append(("AWS/ApiGateway", {"MetricName": metric, "Dimensions": dimensions, "Timestamp": now,
+                                                 "Value": counted[metric], "Unit": "Count"}))
+            if counted["Latency"]:
+                found.append(("AWS/ApiGateway", {"MetricName": "Latency", "Dimensions": dimensions, "Timestamp": now,
+                                                 "Values": counted["Latency"][:150], "Unit": "Milliseconds"}))
+        return found
+
+    # -- alarms -------------------------------------------------------------------------------------
+
+    def evaluate_alarms(self, now):
+        cloudwatch = self.clients("cloudwatch")
+        for alarm in cloudwatch.describe_alarms().get("MetricAlarms", []):
+            try:
+                value = self.alarm_value(alarm, now)
+                state = alarm_state(alarm, value)
+            except ValueError as error:
+                print(f"monitor: alarm {alarm['AlarmName']}: {error}", file=sys.stderr, flush=True)
+                continue
+            if state != alarm.get("StateValue"):
+                reason = (f"Threshold crossed: {value:g} against {alarm['Threshold']:g} (evaluated by the local target)"
+                          if value is not None and value == value else "No data (evaluated by the local target)")
+                cloudwatch.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue=state, StateReason=reason)
+
+    def alarm_value(self, alarm, now):
+        if alarm.get("Metrics"):
+            values = {}
+            for query in alarm["Metrics"]:
+                if "MetricStat" in query:
+                    stat = query["MetricStat"]
+                    metric = stat["Metric"]
+                    value = self._statistic(metric["Namespace"], metric["MetricName"], metric.get("Dimensions", []),
+                                            stat["Stat"], stat["Period"], now, alarm.get("EvaluationPeriods", 1))
+                    values[query["Id"]] = 0.0 if value is None else value
+            expression = next(query for query in alarm["Metrics"] if query.get("ReturnData", True) and "Expression" in query)
+            return evaluate_expression(expression["Expression"], values)
+        return self._statistic(alarm["Namespace"], alarm["MetricName"], alarm.get("Dimensions", []),
+                               alarm["Statistic"], alarm["Period"], now, alarm.get("EvaluationPeriods", 1))
+
+    def _statistic(self, namespace, name, dimensions, statistic, period, now, periods):
+        window = int(period) * int(periods)
+        answer = self.clients("cloudwatch").get_metric_statistics(
+            Namespace=namespace, MetricName=name, Dimensions=dimensions, StartTime=now - timedelta(seconds=window),
+            EndTime=now + timedelta(seconds=1), Period=window, Statistics=[statistic],
+        )
+        points = [point[statistic] for point in answer.get("Datapoints", []) if statistic in point]
+        if not points:
+            return None
+        return max(points) if statistic == "Maximum" else sum(points) if statistic == "Sum" else points[-1]
