@@ -1,10 +1,14 @@
 """The de-duplication records in DynamoDB: one item per accepted event_id, claimed by one conditional
-PutItem and released only by the request that claimed it.
+PutItem and released only by the request that claimed it. Each record is also the event's outbox entry:
+until the router confirms the message is in its queue, the record holds the message and a "not yet
+routed" mark (``pending_due``), which a sparse index makes findable for the sweeper (handlers/sweeper.py).
 
 The record's life:
 
-    absent / expired --claim: PutItem(condition holds)--> held by this request (request_id = ours)
-    held --hand-over accepted--> kept until expires_at (now + 30 days); TTL deletes it up to 48 h later
+    absent / expired --claim: PutItem(condition holds)--> held by this request, pending (message, due time)
+    pending --router: SendMessage, then clear--> routed: mark and message removed (the body is financial
+        data: the table keeps only what de-duplication needs); kept until expires_at (now + 30 days)
+    pending, due time past (the validator died before handing over) --sweeper--> handed over again
     held --hand-over failed--> release: DeleteItem(request_id = ours) --> absent: the sender's retry is accepted
     held by anyone, not expired --claim: PutItem(condition fails)--> Duplicate, nothing else called
 
@@ -14,11 +18,26 @@ and then fails its condition on this request's own record: the failure returns t
 (ReturnValuesOnConditionCheckFailure), so the claim still succeeds, at no extra call.
 """
 
+import zlib
+
 from botocore.exceptions import BotoCoreError, ClientError
 
 DEDUP_TTL_SECONDS = 30 * 24 * 60 * 60
 TTL_ATTRIBUTE = "expires_at"  # the table's TTL attribute (terraform/locals.tf dedup_ttl_attribute)
 DEDUP_CONDITION = f"attribute_not_exists(event_id) OR {TTL_ATTRIBUTE} < :now"
+# The outbox (terraform/table.tf names the same index and attributes; tests/terraform checks both agree).
+PENDING_INDEX = "pending"
+# Pending records spread over a few index partitions: one would take every accepted event's two index
+# writes (added, then removed), near one partition's 1 000 writes per second at the pipeline's peak.
+PENDING_SHARDS = ("p0", "p1", "p2", "p3")
+# How long after its record a hand-over counts as lost. The router confirms within milliseconds; an
+# asynchronous retry of the router comes after a minute on AWS, and may then deliver a second time.
+PENDING_GRACE_SECONDS = 30
+OUTBOX_ATTRIBUTES = ("pending_shard", "pending_due", "pending_attempts", "message_body")
+
+
+def shard(event_id):
+    return PENDING_SHARDS[zlib.crc32(event_id.encode("utf-8", "surrogatepass")) % len(PENDING_SHARDS)]
 
 
 class Duplicate(Exception):
@@ -34,8 +53,9 @@ class Records:
         self.table = table
         self.client = client
 
-    def claim(self, event, *, request, now, received_at):
-        """Write this event's record unless a live one exists; ``Duplicate`` or ``StoreUnavailable`` otherwise."""
+    def claim(self, event, *, request, now, received_at, message_body):
+        """Write this event's record, pending with its message, unless a live one exists; ``Duplicate`` or
+        ``StoreUnavailable`` otherwise."""
         item = {
             "event_id": {"S": event["event_id"]},
             "transaction_type": {"S": event["transaction_type"]},
@@ -44,6 +64,9 @@ class Records:
             "received_at": {"S": received_at},
             TTL_ATTRIBUTE: {"N": str(int(now) + DEDUP_TTL_SECONDS)},
             "request_id": {"S": request},
+            "pending_shard": {"S": shard(event["event_id"])},
+            "pending_due": {"N": str(int(now) + PENDING_GRACE_SECONDS)},
+            "message_body": {"S": message_body},
         }
         try:
             self.client.put_item(
@@ -76,3 +99,21 @@ class Records:
         except BotoCoreError:
             return False
         return True
+
+    def clear(self, event_id, *, received_at):
+        """The router's confirmation: the message is in its queue, so the record is no longer pending and
+        keeps no copy of it. Only the record of this delivery (``received_at``); None when done, else why not."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"event_id": {"S": event_id}},
+                UpdateExpression="REMOVE " + ", ".join(OUTBOX_ATTRIBUTES),
+                ConditionExpression="received_at = :received_at",
+                ExpressionAttributeValues={":received_at": {"S": received_at}},
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            return "the record is another delivery's" if code == "ConditionalCheckFailedException" else code
+        except BotoCoreError as error:
+            return type(error).__name__
+        return None

@@ -1,18 +1,21 @@
-"""event-router: puts an accepted event on the queue of its transaction_type.
+"""event-router: puts an accepted event on the queue of its transaction_type, then confirms it.
 
-Invoked asynchronously by the validator with ``{"message_body": "<the event as JSON text>"}``. The
-text is sent to SQS unchanged, so amounts arrive exactly as the sender wrote them. Every failure
-raises: Lambda then retries the invocation and finally hands it to the on-failure destination, so
-no event is ever swallowed here.
+Invoked asynchronously by the validator (or the outbox sweeper, or tapctl replay-failures) with
+``{"message_body": "<the event as JSON text>"}``. The text is sent to SQS unchanged, so amounts arrive
+exactly as the sender wrote them. Every failure to send raises: Lambda then retries the invocation and
+finally hands it to the on-failure destination, so no event is ever swallowed here. Once the message is
+in its queue, the event's record stops being pending (handlers/records.py); if that confirmation fails,
+the sweeper hands the event over once more, so it may arrive twice but is never lost.
 """
 
 import json
 import os
 import time
 
-from handlers import runtime
+from handlers import records, runtime
 
 FUNCTION = "event-router"
+TABLE_ENV = "DYNAMODB_TABLE"
 QUEUE_URL_ENV = {
     "payment": "PAYMENTS_QUEUE_URL",
     "refund": "REFUNDS_QUEUE_URL",
@@ -51,7 +54,15 @@ def route(payload):
             "transaction_type": {"DataType": "String", "StringValue": transaction_type},
         },
     )
-    return event_id, queue_url, answer["MessageId"]
+    return event_id, queue_url, answer["MessageId"], event.get("received_at")
+
+
+def confirm(event_id, received_at):
+    """Clear the record's pending mark; None when done, else why not (the sweeper will hand over again)."""
+    table = os.environ.get(TABLE_ENV)
+    if not table or not isinstance(received_at, str):
+        return "no table or received_at to confirm with"
+    return records.Records(table, runtime.client("dynamodb")).clear(event_id, received_at=received_at)
 
 
 def _event_id_of(payload):
@@ -70,7 +81,7 @@ def lambda_handler(event, context):
         "started": started,
     }
     try:
-        event_id, queue_url, message_id = route(event)
+        event_id, queue_url, message_id, received_at = route(event)
     except Exception as exc:
         runtime.log_invocation(
             **log,
@@ -80,7 +91,9 @@ def lambda_handler(event, context):
             error=f"{type(exc).__name__}: {exc}",
         )
         raise
+    unconfirmed = confirm(event_id, received_at)
     # The queue and the message id let an operator follow the event (tapctl trace) without reading the queue.
     runtime.log_invocation(**log, event_id=event_id, outcome="routed", status=200,
-                           queue=queue_url.rsplit("/", 1)[-1], message_id=message_id)
+                           queue=queue_url.rsplit("/", 1)[-1], message_id=message_id,
+                           confirmation=f"failed: {unconfirmed}" if unconfirmed else None)
     return {"event_id": event_id, "queue_url": queue_url, "message_id": message_id}

@@ -89,7 +89,7 @@ def accept(event, *, now, request, table, router, seconds_left=lambda: float("in
     records = Records(table, runtime.client("dynamodb"))
     received_at = iso_utc(now)
     body = message_body(event, received_at)
-    _claim(records, event, request=request, now=now, received_at=received_at)
+    _claim(records, event, request=request, now=now, received_at=received_at, message_body=body)
     try:
         _hand_over(router, body, seconds_left)
     except (ClientError, BotoCoreError, RuntimeError) as failure:

@@ -543,8 +543,8 @@ def trace(settings, event_id, since):
 
 @main.command()
 @environment_options
-@click.option("--function", "function", type=click.Choice(["validator", "router"]), default=None,
-              help="One function's lines [default: both].")
+@click.option("--function", "function", type=click.Choice(["validator", "router", "sweeper"]), default=None,
+              help="One function's lines [default: all].")
 @click.option("--since", type=Duration(), default="10m", show_default=True, help="How far back: 30s, 10m, 2h, 1d.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C.")
 @click.option("--event-id", default=None, help="Only the lines of this event_id.")

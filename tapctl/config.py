@@ -39,6 +39,7 @@ LIVE_QUEUES = ("payments", "refunds", "disputes")  # never received from by an i
 FUNCTION_OUTPUTS = {
     "validator": ("validator_function_name", "validator_log_group_name", "webhook-validator"),
     "router": ("router_function_name", "router_log_group_name", "event-router"),
+    "sweeper": ("sweeper_function_name", "sweeper_log_group_name", "outbox-sweeper"),
 }
 
 

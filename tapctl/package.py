@@ -21,7 +21,8 @@ SHARED = ("handlers/__init__.py", "handlers/runtime.py")
 FUNCTIONS = {
     "webhook-validator": SHARED + ("handlers/event.py", "handlers/records.py", "handlers/signature.py",
                                    "handlers/signing_keys.py", "handlers/validator.py"),
-    "event-router": SHARED + ("handlers/router.py",),
+    "event-router": SHARED + ("handlers/records.py", "handlers/router.py"),
+    "outbox-sweeper": SHARED + ("handlers/records.py", "handlers/sweeper.py"),
 }
 MANIFEST = "manifest.json"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)

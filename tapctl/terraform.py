@@ -476,4 +476,5 @@ def plan_lock_file(plan_file):
 
 
 def _package_variable(function):
-    return {"webhook-validator": "validator_package_path", "event-router": "router_package_path"}[function]
+    return {"webhook-validator": "validator_package_path", "event-router": "router_package_path",
+            "outbox-sweeper": "sweeper_package_path"}[function]

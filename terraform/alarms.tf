@@ -60,7 +60,38 @@ locals {
   functions = {
     validator = module.validator.function_name
     router    = module.router.function_name
+    sweeper   = module.sweeper.function_name
   }
+}
+
+# The sweeper's records it could not hand over (the router refused, or five tries did not confirm).
+resource "aws_cloudwatch_log_metric_filter" "outbox_stuck" {
+  name           = "${local.names.sweeper}-stuck"
+  log_group_name = module.sweeper.log_group_name
+  pattern        = "{ ($.outcome = \"stuck\") || ($.outcome = \"handover_failed\") }"
+
+  metric_transformation {
+    name          = "OutboxNotHandedOver"
+    namespace     = local.outcome_namespace
+    value         = "1"
+    default_value = "0"
+    unit          = "Count"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "outbox_stuck" {
+  alarm_name          = "${local.names.sweeper}-stuck"
+  alarm_description   = "${local.names.sweeper} found accepted events it cannot hand over to the router: tapctl trace them; the router's failures or throttling are the usual cause."
+  namespace           = local.outcome_namespace
+  metric_name         = "OutboxNotHandedOver"
+  statistic           = "Sum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
 }
 
 resource "aws_cloudwatch_metric_alarm" "queue_not_empty" {

@@ -1,5 +1,5 @@
-# The two functions. Environment variable names are the handlers' contract
-# (handlers/validator.py ENVIRONMENT; handlers/router.py QUEUE_URL_ENV).
+# The functions. Environment variable names are the handlers' contract (handlers/validator.py and
+# handlers/sweeper.py ENVIRONMENT; handlers/router.py QUEUE_URL_ENV and TABLE_ENV).
 
 module "validator" {
   source = "./modules/function"
@@ -43,7 +43,53 @@ module "router" {
   log_retention_days   = var.log_retention_days
   policy_statements    = local.router_policy_statements
 
-  environment = { for queue in keys(local.queues) : local.queues[queue].url_variable => module.queue[queue].queue_url }
+  environment = merge(
+    { for queue in keys(local.queues) : local.queues[queue].url_variable => module.queue[queue].queue_url },
+    { DYNAMODB_TABLE = aws_dynamodb_table.this.name },
+  )
+}
+
+# Hands over again the accepted events whose hand-over was never confirmed (a validator that died in
+# between): every minute, through the table's sparse index "pending".
+module "sweeper" {
+  source = "./modules/function"
+
+  name                 = local.names.sweeper
+  description          = "Hands over again accepted events whose hand-over to the router was never confirmed."
+  handler              = "handlers.sweeper.lambda_handler"
+  package_path         = var.sweeper_package_path
+  runtime              = var.lambda_runtime
+  architecture         = var.lambda_architecture
+  memory_size          = var.lambda_memory_size
+  timeout              = var.sweeper_timeout
+  reserved_concurrency = var.reserved_concurrency == null ? null : 1 # one run at a time; none reserved when unreserved
+  enable_xray_tracing  = var.enable_xray_tracing
+  log_retention_days   = var.log_retention_days
+  policy_statements    = local.sweeper_policy_statements
+
+  environment = {
+    DYNAMODB_TABLE     = aws_dynamodb_table.this.name
+    ROUTER_LAMBDA_NAME = local.names.router
+  }
+}
+
+resource "aws_cloudwatch_event_rule" "sweeper" {
+  name                = local.names.sweeper
+  description         = "Runs ${local.names.sweeper}."
+  schedule_expression = var.sweeper_schedule_expression
+}
+
+resource "aws_cloudwatch_event_target" "sweeper" {
+  rule = aws_cloudwatch_event_rule.sweeper.name
+  arn  = module.sweeper.function_arn
+}
+
+resource "aws_lambda_permission" "schedule_invokes_sweeper" {
+  statement_id  = "AllowScheduleInvokeSweeper"
+  action        = "lambda:InvokeFunction"
+  function_name = module.sweeper.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.sweeper.arn
 }
 
 # Without this, a routing failure after Lambda's retries would drop the event.

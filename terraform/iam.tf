@@ -26,6 +26,29 @@ locals {
       actions   = ["sqs:SendMessage"]
       resources = concat([for queue in module.queue : queue.queue_arn], [aws_sqs_queue.router_failures.arn])
     },
+    {
+      sid       = "ConfirmRouted"
+      actions   = ["dynamodb:UpdateItem"]
+      resources = [aws_dynamodb_table.this.arn]
+    },
+  ]
+
+  sweeper_policy_statements = [
+    {
+      sid       = "FindPending"
+      actions   = ["dynamodb:Query"]
+      resources = ["${aws_dynamodb_table.this.arn}/index/${local.outbox.index}"]
+    },
+    {
+      sid       = "ClaimPending"
+      actions   = ["dynamodb:UpdateItem"]
+      resources = [aws_dynamodb_table.this.arn]
+    },
+    {
+      sid       = "InvokeRouter"
+      actions   = ["lambda:InvokeFunction"]
+      resources = [local.router_arn]
+    },
   ]
 }
 

@@ -6,6 +6,7 @@ locals {
     table           = "transaction-events-${local.env}"
     validator       = "webhook-validator-${local.env}"
     router          = "event-router-${local.env}"
+    sweeper         = "outbox-sweeper-${local.env}"
     api             = "webhook-api-${local.env}"
     router_failures = "router-failures-${local.env}"
     alarm_topic     = "webhook-alarms-${local.env}"
@@ -36,8 +37,11 @@ locals {
   # The request contract, loaded once; the API model and the redeployment trigger both use it.
   request_schema = file("${path.module}/schema/webhook_event.schema.json")
 
-  # TTL attribute written by the validator (handlers/validator.py).
+  # TTL attribute written by the validator (handlers/records.py TTL_ATTRIBUTE).
   dedup_ttl_attribute = "expires_at"
+
+  # The outbox's sparse index (handlers/records.py PENDING_INDEX; tests/terraform checks they agree).
+  outbox = { index = "pending" }
 
   protected           = coalesce(var.protected, contains(var.protected_environments, local.env))
   deletion_protection = coalesce(var.enable_deletion_protection, local.protected)

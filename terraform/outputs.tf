@@ -43,6 +43,16 @@ output "router_log_group_name" {
   value       = module.router.log_group_name
 }
 
+output "sweeper_function_name" {
+  description = "Name of outbox-sweeper."
+  value       = module.sweeper.function_name
+}
+
+output "sweeper_log_group_name" {
+  description = "Log group of outbox-sweeper."
+  value       = module.sweeper.log_group_name
+}
+
 output "payments_queue_url" {
   description = "URL of the payments queue."
   value       = module.queue["payment"].queue_url

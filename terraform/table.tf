@@ -1,4 +1,6 @@
-# The de-duplication table: one item per accepted event_id, deleted by TTL after 30 days.
+# The de-duplication table: one item per accepted event_id, deleted by TTL after 30 days. Each item is
+# also the event's outbox entry until the router confirms it (handlers/records.py): the sparse index
+# "pending" holds only the items not yet routed, so the sweeper finds them without a scan.
 
 resource "aws_dynamodb_table" "this" {
   name                        = local.names.table
@@ -9,6 +11,24 @@ resource "aws_dynamodb_table" "this" {
   attribute {
     name = "event_id"
     type = "S"
+  }
+
+  attribute {
+    name = "pending_shard"
+    type = "S"
+  }
+
+  attribute {
+    name = "pending_due"
+    type = "N"
+  }
+
+  global_secondary_index {
+    name               = local.outbox.index
+    hash_key           = "pending_shard"
+    range_key          = "pending_due"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["message_body", "pending_attempts", "received_at"]
   }
 
   ttl {

@@ -78,6 +78,38 @@ variable "router_package_path" {
   }
 }
 
+variable "sweeper_package_path" {
+  description = "Path of the outbox-sweeper zip built by `tapctl package` (build/outbox-sweeper.zip)."
+  type        = string
+
+  validation {
+    condition     = fileexists(var.sweeper_package_path)
+    error_message = "sweeper_package_path must name an existing zip; build it with `tapctl package`."
+  }
+}
+
+variable "sweeper_schedule_expression" {
+  description = "How often outbox-sweeper runs: an accepted event whose hand-over was lost reaches its queue within this plus 30 s."
+  type        = string
+  default     = "rate(1 minute)"
+
+  validation {
+    condition     = can(regex("^(rate\\([0-9]+ (minute|minutes|hour|hours)\\)|cron\\(.+\\))$", var.sweeper_schedule_expression))
+    error_message = "sweeper_schedule_expression must be an EventBridge rate(...) or cron(...) expression, e.g. rate(1 minute)."
+  }
+}
+
+variable "sweeper_timeout" {
+  description = "Timeout of outbox-sweeper in seconds."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.sweeper_timeout >= 10 && var.sweeper_timeout <= 900 && floor(var.sweeper_timeout) == var.sweeper_timeout
+    error_message = "sweeper_timeout must be a whole number of seconds from 10 to 900."
+  }
+}
+
 variable "lambda_runtime" {
   description = "Lambda runtime of both functions."
   type        = string

@@ -9,4 +9,5 @@ does not run (API Gateway's POST /webhook and Lambda execution), all read from w
     worker    the process that runs one function instance (a warm container)
     sqs       SQS as AWS answers it: moto's differences smoothed, message move tasks (DLQ redrive)
     monitor   CloudWatch as AWS fills it: SQS, Lambda and API Gateway metrics; alarms evaluated
+    scheduler EventBridge schedules: rate(...) rules invoke their functions
 """

@@ -22,8 +22,8 @@ from tapctl.errors import EndpointUnreachable
 STATE_FILE = "emulator.json"
 OVERRIDE_FILE = "tapctl_local_override.tf"
 # Every service the module's resources use; the provider reaches each through the emulator.
-SERVICES = ("apigateway", "cloudwatch", "dynamodb", "iam", "kms", "lambda", "logs", "secretsmanager", "sns", "sqs",
-            "sts")
+SERVICES = ("apigateway", "cloudwatch", "dynamodb", "events", "iam", "kms", "lambda", "logs", "secretsmanager",
+            "sns", "sqs", "sts")
 FAKE_KEY = "local"
 
 

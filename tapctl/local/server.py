@@ -41,6 +41,7 @@ class Emulator:
         from tapctl.local.gateway import Gateway
         from tapctl.local.lambdas import DeployedFunctions, LambdaRuntime
         from tapctl.local.monitor import Monitor
+        from tapctl.local.scheduler import Scheduler
         from tapctl.local.sqs import Sqs
 
         self.moto = DomainDispatcherApplication(create_backend_app)
@@ -57,10 +58,12 @@ class Emulator:
         self.gateway = Gateway(clients=self.client, runtime=self.lambdas, account=ACCOUNT)
         self.monitor = Monitor(clients=self.client, account=ACCOUNT, region=region, runtime=self.lambdas,
                                gateway=self.gateway)
+        self.scheduler = Scheduler(clients=self.client, runtime=self.lambdas, account=ACCOUNT, region=region)
         self._set_up_account()
 
     def start(self):
         self.monitor.start()
+        self.scheduler.start()
 
     def _set_up_account(self):
         # The emulated account is one that has already run an environment with
@@ -184,6 +187,7 @@ class Emulator:
         return self._answer(start_response, status, headers, json.dumps({"Type": "User", "message": message}))
 
     def close(self):
+        self.scheduler.close()
         self.monitor.close()
         self.sqs.close()
         self.lambdas.close()

@@ -68,6 +68,19 @@ override_resource {
 }
 
 override_resource {
+  target = module.sweeper.aws_lambda_function.this
+  values = {
+    arn        = "arn:aws:lambda:us-east-1:123456789012:function:outbox-sweeper-dev"
+    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:outbox-sweeper-dev/invocations"
+  }
+}
+
+override_resource {
+  target = module.sweeper.aws_cloudwatch_log_group.this
+  values = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/outbox-sweeper-dev" }
+}
+
+override_resource {
   target = module.router.aws_cloudwatch_log_group.this
   values = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/event-router-dev" }
 }
@@ -76,6 +89,7 @@ variables {
   environment_suffix     = "dev"
   validator_package_path = "tests/fixtures/empty.zip"
   router_package_path    = "tests/fixtures/empty.zip"
+  sweeper_package_path   = "tests/fixtures/empty.zip"
 }
 
 run "names_carry_the_environment_suffix" {
@@ -140,6 +154,7 @@ run "functions_as_the_design_fixes_them" {
       PAYMENTS_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/payments-queue-dev"
       REFUNDS_QUEUE_URL  = "https://sqs.us-east-1.amazonaws.com/123456789012/refunds-queue-dev"
       DISPUTES_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/disputes-queue-dev"
+      DYNAMODB_TABLE     = "transaction-events-dev"
     })
     error_message = "router environment"
   }
@@ -243,10 +258,21 @@ run "least_privilege" {
   assert {
     condition = [for statement in module.router.policy.Statement : [statement.Sid, statement.Action, statement.Resource]] == [
       ["SendToQueues", ["sqs:SendMessage"], concat([for type in ["dispute", "payment", "refund"] : module.queue[type].queue_arn], [aws_sqs_queue.router_failures.arn])],
+      ["ConfirmRouted", ["dynamodb:UpdateItem"], [aws_dynamodb_table.this.arn]],
       ["WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], ["${module.router.log_group_arn}:*"]],
       ["WriteTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]],
     ]
     error_message = "router permissions"
+  }
+  assert {
+    condition = [for statement in module.sweeper.policy.Statement : [statement.Sid, statement.Action, statement.Resource]] == [
+      ["FindPending", ["dynamodb:Query"], ["${aws_dynamodb_table.this.arn}/index/pending"]],
+      ["ClaimPending", ["dynamodb:UpdateItem"], [aws_dynamodb_table.this.arn]],
+      ["InvokeRouter", ["lambda:InvokeFunction"], ["arn:aws:lambda:us-east-1:123456789012:function:event-router-dev"]],
+      ["WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], ["${module.sweeper.log_group_arn}:*"]],
+      ["WriteTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]],
+    ]
+    error_message = "sweeper permissions: the index, its records, the router"
   }
 }
 
@@ -363,5 +389,33 @@ run "a_dashboard_with_every_queue_the_outcomes_and_the_api" {
   assert {
     condition     = aws_cloudwatch_log_metric_filter.validator_outcomes.log_group_name == "/aws/lambda/webhook-validator-dev" && output.dashboard_name == "webhook-pipeline-dev"
     error_message = "the filter reads the validator's log group; the dashboard's name"
+  }
+}
+
+run "the_outbox_sweeper_runs_every_minute_through_a_sparse_index" {
+  assert {
+    condition = (
+      one(aws_dynamodb_table.this.global_secondary_index).name == "pending" &&
+      one(aws_dynamodb_table.this.global_secondary_index).hash_key == "pending_shard" &&
+      one(aws_dynamodb_table.this.global_secondary_index).range_key == "pending_due" &&
+      one(aws_dynamodb_table.this.global_secondary_index).projection_type == "INCLUDE"
+    )
+    error_message = "the sparse index of pending records"
+  }
+  assert {
+    condition     = aws_cloudwatch_event_rule.sweeper.schedule_expression == "rate(1 minute)" && aws_cloudwatch_event_target.sweeper.arn == module.sweeper.function_arn
+    error_message = "the sweeper's schedule"
+  }
+  assert {
+    condition     = aws_lambda_permission.schedule_invokes_sweeper.principal == "events.amazonaws.com" && aws_lambda_permission.schedule_invokes_sweeper.source_arn == aws_cloudwatch_event_rule.sweeper.arn
+    error_message = "only the sweeper's rule may invoke it"
+  }
+  assert {
+    condition     = module.sweeper.configuration.reserved_concurrency == 1 && module.sweeper.configuration.environment == tomap({ DYNAMODB_TABLE = "transaction-events-dev", ROUTER_LAMBDA_NAME = "event-router-dev" })
+    error_message = "one sweeper at a time, with its table and router"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.outbox_stuck.threshold == 0 && contains(keys(aws_cloudwatch_metric_alarm.lambda_error_rate), "sweeper")
+    error_message = "alarms on records the sweeper cannot hand over and on its errors"
   }
 }

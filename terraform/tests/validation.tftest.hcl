@@ -8,6 +8,7 @@ variables {
   environment_suffix     = "dev"
   validator_package_path = "tests/fixtures/empty.zip"
   router_package_path    = "tests/fixtures/empty.zip"
+  sweeper_package_path   = "tests/fixtures/empty.zip"
 }
 
 run "upper_case_suffix" {
@@ -126,4 +127,10 @@ run "tolerance_beyond_an_hour" {
   command = plan
   variables { signature_tolerance_seconds = 3601 }
   expect_failures = [var.signature_tolerance_seconds]
+}
+
+run "a_sweeper_schedule_that_is_not_one" {
+  command = plan
+  variables { sweeper_schedule_expression = "every minute" }
+  expect_failures = [var.sweeper_schedule_expression]
 }

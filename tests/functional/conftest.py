@@ -11,7 +11,7 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
-from handlers import router, runtime, validator
+from handlers import records, router, runtime, validator
 from handlers.signing_keys import keys
 from tapctl.cli import main
 from tests.support import ROOT, secret_value
@@ -120,10 +120,19 @@ def create_router_function(name):
 def pipeline(aws, monkeypatch):
     table = f"transaction-events-{ENV}"
     dynamodb = boto3.client("dynamodb")
-    dynamodb.create_table(
+    dynamodb.create_table(  # as terraform/table.tf makes it
         TableName=table,
-        AttributeDefinitions=[{"AttributeName": "event_id", "AttributeType": "S"}],
+        AttributeDefinitions=[{"AttributeName": "event_id", "AttributeType": "S"},
+                              {"AttributeName": "pending_shard", "AttributeType": "S"},
+                              {"AttributeName": "pending_due", "AttributeType": "N"}],
         KeySchema=[{"AttributeName": "event_id", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[{
+            "IndexName": records.PENDING_INDEX,
+            "KeySchema": [{"AttributeName": "pending_shard", "KeyType": "HASH"},
+                          {"AttributeName": "pending_due", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "INCLUDE",
+                           "NonKeyAttributes": ["message_body", "pending_attempts", "received_at"]},
+        }],
         BillingMode="PAY_PER_REQUEST",
     )
     dynamodb.update_time_to_live(
@@ -137,7 +146,7 @@ def pipeline(aws, monkeypatch):
         prefix = variable.split("_")[0].lower()
         queue_urls[transaction_type] = sqs.create_queue(QueueName=f"{prefix}-queue-{ENV}")["QueueUrl"]
         monkeypatch.setenv(variable, queue_urls[transaction_type])
-    monkeypatch.setenv(validator.TABLE_ENV, table)
+    monkeypatch.setenv(validator.TABLE_ENV, table)  # the same variable for the router and the sweeper
     monkeypatch.setenv(validator.ROUTER_ENV, router_name)
     # The environment's signing secret, as tapctl's first deploy writes it: tests/support.TEST_SECRET.
     secret_arn = boto3.client("secretsmanager").create_secret(

@@ -41,6 +41,7 @@ def test_the_validator_makes_two_calls_for_a_new_event_one_for_a_duplicate_none_
     assert operations(calls, validator.lambda_handler, proxy_event(event, secret=signing.new_secret())) == []
 
 
-def test_the_router_makes_one_call_per_event(calls):
-    body = json.dumps(sample("refund"))
-    assert operations(calls, router.lambda_handler, {"message_body": body}) == ["sqs.SendMessage"]
+def test_the_router_makes_two_calls_per_event_send_and_confirm(calls, pipeline):
+    validator.lambda_handler(proxy_event(sample("refund")), Context())
+    payload = pipeline.invokes[-1]["payload"]
+    assert operations(calls, router.lambda_handler, payload) == ["sqs.SendMessage", "dynamodb.UpdateItem"]

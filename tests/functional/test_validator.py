@@ -40,7 +40,9 @@ def test_valid_event_is_accepted_recorded_and_handed_to_the_router(pipeline, tra
     assert record["received_at"].endswith("Z")
     assert set(record) == {
         "event_id", "transaction_type", "amount", "timestamp", "received_at", "expires_at", "request_id",
+        "pending_shard", "pending_due", "message_body",  # the outbox entry, until the router confirms
     }
+    assert int(record["pending_due"]) == int(float(record["expires_at"])) - 30 * 24 * 3600 + 30
 
     [invoke] = pipeline.invokes
     assert invoke["function"] == pipeline.router_name

@@ -6,7 +6,7 @@ import importlib
 import json
 import re
 
-from handlers import records, router, runtime, validator
+from handlers import records, router, runtime, sweeper, validator
 from tapctl.config import REQUIRED_OUTPUTS
 from tests.support import ROOT
 from tests.terraform.conftest import run
@@ -22,7 +22,10 @@ def test_module_agrees_with_the_handlers(terraform, module_copy):
         "validator environment names": "toset(keys(module.validator.configuration.environment)) == "
         + hcl_set(validator.ENVIRONMENT),
         "router environment names": "toset(keys(module.router.configuration.environment)) == "
-        + hcl_set(router.QUEUE_URL_ENV.values()),
+        + hcl_set([*router.QUEUE_URL_ENV.values(), router.TABLE_ENV]),
+        "sweeper environment names": "toset(keys(module.sweeper.configuration.environment)) == "
+        + hcl_set(sweeper.ENVIRONMENT),
+        "outbox index": f'one(aws_dynamodb_table.this.global_secondary_index).name == "{records.PENDING_INDEX}"',
         "TTL attribute": f'aws_dynamodb_table.this.ttl[0].attribute_name == "{records.TTL_ATTRIBUTE}"',
         "design outputs exist": " && ".join(f"output.{name} != null" for name in REQUIRED_OUTPUTS),
     }
@@ -39,6 +42,7 @@ def test_module_agrees_with_the_handlers(terraform, module_copy):
         '  environment_suffix     = "contract"\n'
         '  validator_package_path = "tests/fixtures/empty.zip"\n'
         '  router_package_path    = "tests/fixtures/empty.zip"\n'
+        '  sweeper_package_path   = "tests/fixtures/empty.zip"\n'
         "}\n\n"
         f'run "contract" {{\n{asserts}\n}}\n\n'
         f'run "least_validator_timeout" {{\n  command = plan\n  variables {{\n    validator_timeout = {least_timeout:g}\n  }}\n}}\n\n'

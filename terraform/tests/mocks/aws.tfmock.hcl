@@ -50,3 +50,7 @@ mock_resource "aws_api_gateway_stage" {
 mock_resource "aws_secretsmanager_secret" {
   defaults = { arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-signing-AbCdEf" }
 }
+
+mock_resource "aws_cloudwatch_event_rule" {
+  defaults = { arn = "arn:aws:events:us-east-1:123456789012:rule/outbox-sweeper" }
+}
