@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, unquote
 
 ACCOUNT = "123456789012"  # moto's default account
 HEALTH_PATH = "/_tapctl/health"
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's limit of a request body
 # Lambda's account quota of concurrent executions; moto enforces the same variable when a function's
 # concurrency is reserved (default: AWS's default quota).
 QUOTA_VARIABLE = "MOTO_LAMBDA_CONCURRENCY_QUOTA"
@@ -29,6 +30,10 @@ _ACCOUNT_SETTINGS = re.compile(r"/2016-08-19/account-settings/?")
 _USER_REQUEST = re.compile(r"/restapis/(?P<api>[^/]+)/(?P<stage>[^/]+)/_user_request_(?P<path>/.*)")
 # Control-plane writes that change what the data plane serves.
 _CONTROL_PLANE = re.compile(r"/(restapis|20\d\d-\d\d-\d\d/functions)")
+
+
+class MalformedBody(Exception):
+    """A request body that cannot be read as sent (chunks that do not add up)."""
 
 
 class Emulator:
@@ -115,7 +120,15 @@ class Emulator:
             return self._answer(start_response, 200, {"Content-Type": "application/json"}, json.dumps({"ok": True}))
         user_request = _USER_REQUEST.fullmatch(path)
         if user_request:
-            return self._user_request(environ, start_response, **user_request.groupdict())
+            try:
+                return self._user_request(environ, start_response, **user_request.groupdict())
+            except MalformedBody:
+                return self._answer(start_response, 400, {"Content-Type": "application/json"},
+                                    json.dumps({"error": "Bad Request: the chunked body is malformed"}))
+            except Exception as error:  # whatever happens, the sender gets the gateway's JSON, never a page
+                print(f"gateway: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+                return self._answer(start_response, 500, {"Content-Type": "application/json"},
+                                    json.dumps({"error": "Internal server error"}))
         if method == "GET" and _ACCOUNT_SETTINGS.fullmatch(path):
             return self._answer(start_response, 200, {"Content-Type": "application/json"}, json.dumps(self.account_settings()))
         invoke = _INVOKE.fullmatch(path)
@@ -130,8 +143,18 @@ class Emulator:
 
     @staticmethod
     def _body(environ):
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        return environ["wsgi.input"].read(length) if length else b""
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length:
+            return environ["wsgi.input"].read(length)
+        if environ.get("wsgi.input_terminated"):  # a chunked body: read to its end (API Gateway's 10 MB at most)
+            try:
+                return environ["wsgi.input"].read(MAX_PAYLOAD_BYTES + 1)
+            except Exception as error:  # werkzeug's: the chunks do not add up
+                raise MalformedBody(str(error) or type(error).__name__) from None
+        return b""
 
     @staticmethod
     def _answer(start_response, status, headers, body):
@@ -193,6 +216,26 @@ class Emulator:
         self.lambdas.close()
 
 
+def json_errors_handler():
+    """werkzeug's request handler, answering what http.server refuses itself (a request line or headers too
+    long, too many headers, a malformed request) with JSON, as every answer of API Gateway is, not HTML."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class JsonErrors(WSGIRequestHandler):
+        def send_error(self, code, message=None, explain=None):
+            body = json.dumps({"message": message or HTTPStatus(code).phrase}).encode()
+            self.log_error("code %d, message %s", code, message)
+            self.send_response(code, message)
+            self.send_header("Connection", "close")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD" and code >= 200 and code not in (HTTPStatus.NO_CONTENT, HTTPStatus.NOT_MODIFIED):
+                self.wfile.write(body)
+
+    return JsonErrors
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
@@ -208,7 +251,7 @@ def main(argv=None):
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request would flood the log
 
     app = Emulator(port=options.port, region=options.region, workdir=options.workdir, retry_delay=options.retry_delay)
-    server = make_server("127.0.0.1", options.port, app, threaded=True)
+    server = make_server("127.0.0.1", options.port, app, threaded=True, request_handler=json_errors_handler())
     app.start()
 
     def stop(*_):

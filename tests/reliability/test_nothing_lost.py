@@ -113,17 +113,25 @@ def clean(deployment):
 
 @contextmanager
 def function_environment(deployment, output, **changes):
+    """The function with changed settings for the block; yields ``restore`` to put them back earlier."""
     lambda_client = deployment.client("lambda")
     name = deployment.outputs[output]
     original = lambda_client.get_function_configuration(FunctionName=name)
     variables = {**original["Environment"]["Variables"], **changes.pop("variables", {})}
     lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": variables}, **changes)
+    restored = []
+
+    def restore():
+        if not restored:
+            lambda_client.update_function_configuration(
+                FunctionName=name, Environment=original["Environment"], Timeout=original["Timeout"]
+            )
+            restored.append(True)
+
     try:
-        yield
+        yield restore
     finally:
-        lambda_client.update_function_configuration(
-            FunctionName=name, Environment=original["Environment"], Timeout=original["Timeout"]
-        )
+        restore()
 
 
 def closed_port():

@@ -1,0 +1,171 @@
+"""Nothing accepted is lost when a function's process dies mid-request: SIGKILL at every step of the
+flow, on the deployed local pipeline, with no retry by the sender.
+
+Each step is made to hang by pointing one of the function's AWS endpoints at a listener that accepts
+connections and never answers; the function's worker process is then killed while it waits. The
+events whose record was written must reach their queue within 2 minutes (the outbox sweeper runs every
+minute), at most once more than they should (a bounded duplicate); an event killed before its record is
+not accepted (the sender got a 5xx) and its retry is.
+"""
+
+import os
+import signal
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.test_nothing_lost import Collector, drain, function_environment
+from tests.support import sample
+
+RECOVERY_SECONDS = 120
+
+
+@contextmanager
+def blackhole():
+    """A loopback address that accepts connections into its backlog and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+
+
+def workers(function_name):
+    """Process ids of the emulator's workers (warm containers) of ``function_name``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"tapctl.local.worker" in command and any(f"/functions/{function_name}-".encode() in part for part in command):
+            found.append(int(proc.name))
+    return found
+
+
+def wait_for(check, seconds=15.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        answer = check()
+        if answer:
+            return answer
+        time.sleep(0.05)
+    raise AssertionError(f"not within {seconds} s: {check.__doc__ or check}")
+
+
+def kill_the_one_worker(function_name):
+    """SIGKILL the only worker of ``function_name`` (its new configuration has given it fresh containers)."""
+    [pid] = wait_for(lambda: (lambda found: found if len(found) == 1 else None)(workers(function_name)))
+    os.kill(pid, signal.SIGKILL)
+    return time.monotonic()
+
+
+def recorded(deployment, event_id):
+    table = deployment.outputs["dynamodb_table_name"]
+    return "Item" in deployment.client("dynamodb").get_item(TableName=table, Key={"event_id": {"S": event_id}},
+                                                            ConsistentRead=True)
+
+
+def queued(deployment, output):
+    attributes = deployment.client("sqs").get_queue_attributes(
+        QueueUrl=deployment.outputs[output], AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def send_in_background(deployment, event):
+    answer = {}
+    thread = threading.Thread(target=lambda: answer.update(status=deployment.post(event)[0]))
+    thread.start()
+    return thread, answer
+
+
+@pytest.fixture
+def clean(local_only):
+    drain(local_only, wait=0)
+    return local_only
+
+
+def test_a_process_killed_at_any_step_loses_no_accepted_event(clean):
+    deployment = clean
+    validator, router = deployment.outputs["validator_function_name"], deployment.outputs["router_function_name"]
+    killed_at, expected, not_accepted = {}, {}, []
+
+    # 1. The validator dies waiting on its record: nothing was accepted; the sender got a 5xx.
+    event = sample("payment")
+    with blackhole() as url, function_environment(deployment, "validator_function_name",
+                                                  variables={"AWS_ENDPOINT_URL_DYNAMODB": url}):
+        thread, answer = send_in_background(deployment, event)
+        kill_the_one_worker(validator)
+        thread.join(timeout=30)
+    assert answer["status"] >= 500 and not recorded(deployment, event["event_id"])
+    not_accepted.append(event)
+
+    # 2. The validator dies after its record, waiting on the hand-over: the sweeper hands it over.
+    event = sample("refund")
+    with blackhole() as url, function_environment(deployment, "validator_function_name",
+                                                  variables={"AWS_ENDPOINT_URL_LAMBDA": url}):
+        thread, answer = send_in_background(deployment, event)
+        wait_for(lambda: recorded(deployment, event["event_id"]))
+        killed_at[event["event_id"]] = kill_the_one_worker(validator)
+        thread.join(timeout=30)
+    assert answer["status"] >= 500  # the sender saw a failure; it will not be needed to retry
+    expected[event["event_id"]] = "refund_queue"
+
+    # 3. The router dies waiting on SendMessage: Lambda's retry of the asynchronous invoke delivers it.
+    event = sample("dispute")
+    with blackhole() as url, function_environment(deployment, "router_function_name",
+                                                  variables={"AWS_ENDPOINT_URL_SQS": url}) as restore:
+        assert deployment.post(event)[0] == 200
+        time.sleep(0.5)  # the router is waiting on SendMessage
+        restore()  # the retry runs with the working configuration
+        killed_at[event["event_id"]] = kill_the_one_worker(router)
+    expected[event["event_id"]] = "dispute_queue"
+
+    # 4. The router dies after SendMessage, waiting to clear the mark: the message is out once; a retry
+    # (or the sweeper) may deliver it once more.
+    event = sample("payment")
+    before = queued(deployment, "payments_queue_url")
+    with blackhole() as url, function_environment(deployment, "router_function_name",
+                                                  variables={"AWS_ENDPOINT_URL_DYNAMODB": url}) as restore:
+        assert deployment.post(event)[0] == 200
+        wait_for(lambda: queued(deployment, "payments_queue_url") > before)
+        restore()
+        killed_at[event["event_id"]] = kill_the_one_worker(router)
+    expected[event["event_id"]] = "payment_queue"
+
+    # The sender retries only what was not accepted (case 1); everything else is the system's to repair.
+    for event in not_accepted:
+        assert deployment.post(event)[0] == 200
+        expected[event["event_id"]] = f"{event['transaction_type']}_queue"
+
+    collector = Collector(deployment)
+    arrived = {}
+    deadline = time.monotonic() + RECOVERY_SECONDS + 15
+    while set(expected) - set(arrived) and time.monotonic() < deadline:
+        for place in collector.places:
+            collector.sweep(place)
+        for event_id in expected:
+            if event_id in collector.located and event_id not in arrived:
+                arrived[event_id] = time.monotonic()
+        time.sleep(0.5)
+    located = collector.until(ids=expected, wait=5)
+
+    lost = sorted(set(expected) - set(located))
+    assert lost == [], f"lost: {lost}"
+    for event_id, place in expected.items():
+        places = located[event_id]
+        assert set(places) == {place}, (event_id, places)
+        assert len(places) <= 2, (event_id, places)  # at most one duplicate
+    for event_id, killed in killed_at.items():
+        assert arrived[event_id] - killed <= RECOVERY_SECONDS, (event_id, arrived[event_id] - killed)
+    print("process death: " + "; ".join(
+        f"{event_id[:24]} in {arrived[event_id] - killed:.0f} s ({len(located[event_id])} delivery)"
+        for event_id, killed in killed_at.items()))
