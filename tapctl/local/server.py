@@ -36,6 +36,22 @@ class MalformedBody(Exception):
     """A request body that cannot be read as sent (chunks that do not add up)."""
 
 
+def _read_chunked(stream, limit):
+    """werkzeug's dechunked body, read into a memoryview. Its ``read(n)`` hands readinto a bytearray that a
+    chunk cut short by the connection's end shrinks under CPython's feet: the emulator segfaulted."""
+    data, buffer = bytearray(), bytearray(65536)
+    view = memoryview(buffer)
+    try:
+        while len(data) <= limit:
+            count = stream.readinto(view)
+            if not count:
+                return bytes(data)
+            data += view[:count]
+    except (OSError, ValueError) as error:  # chunks that do not add up, or a body cut short
+        raise MalformedBody(str(error) or type(error).__name__) from None
+    return bytes(data)
+
+
 class Emulator:
     """Routes each request: the data plane (gateway, Lambda invokes), SQS through its adjustments, Lambda's
     account settings, and everything else to moto. The parts read what they serve from moto's API."""
@@ -150,10 +166,7 @@ class Emulator:
         if length:
             return environ["wsgi.input"].read(length)
         if environ.get("wsgi.input_terminated"):  # a chunked body: read to its end (API Gateway's 10 MB at most)
-            try:
-                return environ["wsgi.input"].read(MAX_PAYLOAD_BYTES + 1)
-            except Exception as error:  # werkzeug's: the chunks do not add up
-                raise MalformedBody(str(error) or type(error).__name__) from None
+            return _read_chunked(environ["wsgi.input"], MAX_PAYLOAD_BYTES)
         return b""
 
     @staticmethod

@@ -83,7 +83,7 @@ def test_unchanged_sources_are_not_rebuilt_and_a_change_is(tmp_path):
     with open(project / "handlers" / "router.py", "a") as source:
         source.write("\n# changed\n")
     rebuilt = {entry["function"]: entry["built"] for entry in build(project)}
-    assert rebuilt == {"webhook-validator": False, "event-router": True}
+    assert rebuilt == {"webhook-validator": False, "event-router": True, "outbox-sweeper": False}
 
 
 def test_a_tampered_zip_is_rebuilt(tmp_path):
@@ -107,7 +107,8 @@ def test_each_zip_holds_every_module_its_handler_imports(tmp_path):
     """Imported from its unpacked zip alone, as Lambda does: nothing may come from the checkout."""
     import sys
 
-    handlers = {"webhook-validator": "handlers.validator", "event-router": "handlers.router"}
+    handlers = {"webhook-validator": "handlers.validator", "event-router": "handlers.router",
+                "outbox-sweeper": "handlers.sweeper"}
     for built in package.build(ROOT, tmp_path / "build"):
         unpacked = tmp_path / built.function
         with zipfile.ZipFile(built.path) as archive:

@@ -63,7 +63,7 @@ def test_the_default_reservation_is_refused_before_anything_is_applied(fresh):
     refused = fresh["refused"]
     assert refused.exit_code == 10, refused.output
     assert refused.output.strip().splitlines()[-1] == (
-        f"Error: account {MOTO_ACCOUNT} (us-east-1) cannot reserve 20 more concurrent executions: its Lambda quota "
+        f"Error: account {MOTO_ACCOUNT} (us-east-1) cannot reserve 21 more concurrent executions: its Lambda quota "
         "is 10 with 10 unreserved, and Lambda keeps 100 unreserved. Set reserved_concurrency = null in a var-file "
         "(the functions then share the unreserved pool), or ask for a higher quota (Service Quotas > AWS Lambda > "
         "Concurrent executions)")
@@ -114,13 +114,13 @@ def test_the_confirmation_names_the_account_and_the_region(fresh):
     result = tapctl(fresh, "deploy", "--var-file", str(bigger), input="n\n")
     assert result.exit_code == 1, result.output
     state = fresh["state_dir"] / "local" / ENV / "terraform.tfstate"
-    assert (f"Apply 0 to add, 2 to change, 0 to destroy to environment {ENV} on local: account {MOTO_ACCOUNT}, "
+    assert (f"Apply 0 to add, 3 to change, 0 to destroy to environment {ENV} on local: account {MOTO_ACCOUNT}, "
             f"region us-east-1, local state file {state}? [y/N]") in result.stderr
     assert "deploy cancelled: nothing was changed" in result.output
 
 
 def test_a_plan_saved_in_one_checkout_applies_from_another_after_the_first_is_deleted(fresh):
-    # The change reaches the functions, whose code terraform reads from the packages when it applies.
+    # The change reaches the three functions, whose code terraform reads from the packages when it applies.
     bigger = fresh["scratch"] / "bigger.tfvars.json"
     bigger.write_text(json.dumps({**UNRESERVED, "lambda_memory_size": 512}))
     checkout_a = clone(fresh["scratch"] / "clone-a")
@@ -129,7 +129,7 @@ def test_a_plan_saved_in_one_checkout_applies_from_another_after_the_first_is_de
     options_a = local_options(ENV, fresh["state_dir"], checkout_a)
     result = CliRunner().invoke(main, ["plan", *options_a, "--var-file", str(bigger), "--out", str(plan_file)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[0] == f"{ENV}: 0 to add, 2 to change, 0 to destroy"
+    assert result.stdout.splitlines()[0] == f"{ENV}: 0 to add, 3 to change, 0 to destroy"
     with zipfile.ZipFile(plan_file) as plan:  # a plan file is a zip: plan, prior state, configuration, lock file
         inside = b"".join(plan.read(name) for name in plan.namelist())
     assert str(fresh["scratch"]).encode() not in inside  # no absolute path: not of a checkout, nor of the state
@@ -137,7 +137,7 @@ def test_a_plan_saved_in_one_checkout_applies_from_another_after_the_first_is_de
     shutil.rmtree(checkout_a)
     result = tapctl(fresh, "apply", "--plan", str(plan_file), "--var-file", str(bigger))
     assert result.exit_code == 0, result.output
-    assert "Apply complete! Resources: 0 added, 2 changed, 0 destroyed." in result.stderr
+    assert "Apply complete! Resources: 0 added, 3 changed, 0 destroyed." in result.stderr
     result = tapctl(fresh, "plan")  # the record now names the var-file the plan was made with
     assert result.stdout == f"{ENV}: no changes\n", result.output
     result = tapctl(fresh, "smoke-test")

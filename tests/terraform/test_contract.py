@@ -58,7 +58,8 @@ def test_module_agrees_with_the_handlers(terraform, module_copy):
 
 def test_handler_entry_points_exist():
     handlers = re.findall(r'handler\s*=\s*"([\w.]+)"', (ROOT / "terraform" / "functions.tf").read_text())
-    assert sorted(handlers) == ["handlers.router.lambda_handler", "handlers.validator.lambda_handler"]
+    assert sorted(handlers) == ["handlers.router.lambda_handler", "handlers.sweeper.lambda_handler",
+                                "handlers.validator.lambda_handler"]
     for entry in handlers:
         module_name, function = entry.rsplit(".", 1)
         assert callable(getattr(importlib.import_module(module_name), function))
