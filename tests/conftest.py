@@ -186,6 +186,8 @@ def deployment(tmp_path_factory):
         alive = False
     assert not alive, "the emulator still runs after destroy"
     assert not _listening(emulator["port"]), "something still listens on the emulator's port after destroy"
+    aws_port = int(emulator.get("aws_endpoint", emulator["endpoint"]).rsplit(":", 1)[1])
+    assert not _listening(aws_port), "the emulator's AWS APIs still listen after destroy"
     assert not (state_dir / "local" / "itest").exists()
 
 

@@ -1,8 +1,10 @@
 """The local target: the real terraform/ module applied to a moto server, plus the data plane moto
 does not run (API Gateway's POST /webhook and Lambda execution), all read from what was deployed.
 
-    emulator  starts, finds and stops one emulator process per environment
-    server    the emulator process: routes each request to moto or to the parts below
+    emulator  starts, finds and stops one emulator per environment
+    server    the emulator's front process: serves the parts below, forwards everything else
+    aws       the emulator's second process: moto, with SQS adjusted and Lambda's account settings
+    serving   the HTTP server of both processes (connections kept alive, JSON for what it refuses)
     gateway   API Gateway: model validation, throttling, gateway responses, the AWS_PROXY v1 event
     lambdas   Lambda: deployed zips run in worker processes, sync and async invokes, retries,
               destinations, log streams in CloudWatch Logs

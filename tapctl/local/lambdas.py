@@ -41,6 +41,7 @@ from pathlib import Path
 from tapctl.local.emulator import FAKE_KEY
 
 DEFAULT_CONCURRENCY = 10  # unreserved functions: a small local bound
+WORKER_NICENESS = 5
 
 
 @dataclass(frozen=True)
@@ -67,14 +68,13 @@ class Throttled(Exception):
 
 
 class DeployedFunctions:
-    """The functions as deployed, read through the emulator's own Lambda API (and, for the zip, moto's
-    model: the API gives no download URL for code uploaded without S3). Read once per change of the
-    control plane, not per invocation."""
+    """The functions as deployed, read through the environment's Lambda API (and, for the zip, ``code``:
+    the API gives no download URL for code uploaded without S3). Read once per change of the control
+    plane, not per invocation."""
 
-    def __init__(self, *, clients, account, region, generation):
-        self.clients = clients  # service -> boto3 client of the emulator itself
-        self.account = account
-        self.region = region
+    def __init__(self, *, clients, code, generation):
+        self.clients = clients  # service -> boto3 client of the environment's AWS APIs
+        self.code = code  # name -> the zip as uploaded
         self.generation = generation  # () -> a number that changes with every control-plane write
         self._described = {}
 
@@ -114,11 +114,6 @@ class DeployedFunctions:
             on_failure=on_failure,
         )
 
-    def code(self, name):
-        from moto.awslambda.models import lambda_backends
-
-        return lambda_backends[self.account][self.region].get_function(name).code_bytes
-
     def deliver(self, destination_arn, body):
         """Send an on-failure record to its SQS destination."""
         sqs = self.clients("sqs")
@@ -127,15 +122,33 @@ class DeployedFunctions:
         sqs.send_message(QueueUrl=url, MessageBody=body)
 
 
+def api_writer(logs_client):
+    """Writes log events through the CloudWatch Logs API (a boto3 client), creating group and stream."""
+    streams = set()
+    exists = logs_client.exceptions.ResourceAlreadyExistsException
+
+    def write(group, stream, events):
+        if (group, stream) not in streams:
+            for create in (lambda: logs_client.create_log_group(logGroupName=group),  # as Lambda does
+                           lambda: logs_client.create_log_stream(logGroupName=group, logStreamName=stream)):
+                try:
+                    create()
+                except exists:
+                    pass
+            streams.add((group, stream))
+        logs_client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+
+    return write
+
+
 class LogShipper:
     """Ships what functions print to CloudWatch Logs in batches, from one background thread."""
 
     FLUSH_SECONDS = 0.2
 
-    def __init__(self, logs_client):
-        self.client = logs_client
+    def __init__(self, write):
+        self.write = write  # (group, stream, [{"timestamp", "message"}]) -> None
         self.lines = queue.Queue()
-        self.streams = set()
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="log-shipper", daemon=True)
         self.thread.start()
@@ -158,24 +171,9 @@ class LogShipper:
             batches[(group, stream)].append({"timestamp": stamp, "message": line})
         for (group, stream), events in batches.items():
             try:
-                self._ensure(group, stream)
-                self.client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+                self.write(group, stream, events)
             except Exception as error:  # a lost log line must not stop the functions; say so in the emulator log
                 print(f"could not ship {len(events)} log lines to {group}: {error}", file=sys.stderr, flush=True)
-
-    def _ensure(self, group, stream):
-        if (group, stream) in self.streams:
-            return
-        exists = self.client.exceptions.ResourceAlreadyExistsException
-        try:
-            self.client.create_log_group(logGroupName=group)  # as Lambda does when terraform has not
-        except exists:
-            pass
-        try:
-            self.client.create_log_stream(logGroupName=group, logStreamName=stream)
-        except exists:
-            pass
-        self.streams.add((group, stream))
 
     def close(self):
         self.stopping.set()
@@ -208,6 +206,10 @@ class Instance:
             text=True,
             bufsize=1,
         )
+        try:  # the emulated AWS APIs come first, as on AWS, where functions never share their machines
+            os.setpriority(os.PRIO_PROCESS, self.process.pid, WORKER_NICENESS)
+        except OSError:
+            pass
         self.reader = threading.Thread(target=self._read_log, name=f"log-{config.name}", daemon=True)
         self.reader.start()
         ready = self._read(30)
@@ -311,10 +313,11 @@ class Counters:
 
 
 class LambdaRuntime:
-    def __init__(self, *, workdir, endpoint, region, functions, logs=None, retry_delay=1.0):
+    def __init__(self, *, workdir, endpoint, region, functions, lambda_endpoint=None, write_logs=None,
+                 retry_delay=1.0):
         self.workdir = Path(workdir)
         self.functions = functions  # describe(name) -> FunctionConfig, code(name) -> zip bytes, deliver(arn, body)
-        self.shipper = LogShipper(logs) if logs is not None else None
+        self.shipper = LogShipper(write_logs) if write_logs is not None else None
         self.retry_delay = retry_delay
         self.counters = Counters()
         self.pools = {}
@@ -325,6 +328,7 @@ class LambdaRuntime:
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONUNBUFFERED": "1",
             "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ENDPOINT_URL_LAMBDA": lambda_endpoint or endpoint,
             "AWS_ACCESS_KEY_ID": FAKE_KEY,
             "AWS_SECRET_ACCESS_KEY": FAKE_KEY,
             "AWS_REGION": region,

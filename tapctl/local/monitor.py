@@ -5,7 +5,7 @@ metrics. Every ``period`` seconds (TAPCTL_LOCAL_METRICS_SECONDS, default 10) the
 
 - publishes AWS/SQS per queue: ApproximateNumberOfMessagesVisible, ApproximateNumberOfMessagesNotVisible
   and ApproximateAgeOfOldestMessage, read from moto's queues without a receive (a receive would count
-  towards maxReceiveCount);
+  towards maxReceiveCount) through ``queues``;
 - publishes AWS/Lambda per function (Invocations, Errors, Throttles, Duration) and AWS/ApiGateway per
   API and stage (Count, 4XXError, 5XXError, Latency), counted by the emulator's data plane;
 - evaluates every metric alarm as CloudWatch does over one evaluation window (its period times its
@@ -19,7 +19,6 @@ import operator
 import os
 import sys
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 
 PERIOD_VARIABLE = "TAPCTL_LOCAL_METRICS_SECONDS"
@@ -78,10 +77,9 @@ def alarm_state(alarm, value):
 
 
 class Monitor:
-    def __init__(self, *, clients, account, region, runtime, gateway, period=None):
+    def __init__(self, *, clients, queues, runtime, gateway, period=None):
         self.clients = clients
-        self.account = account
-        self.region = region
+        self.queues = queues  # () -> {name: {"visible", "not_visible", "oldest_age_seconds"}}
         self.runtime = runtime
         self.gateway = gateway
         self.period = float(period or os.environ.get(PERIOD_VARIABLE, DEFAULT_PERIOD))
@@ -115,18 +113,12 @@ class Monitor:
     # -- metrics ------------------------------------------------------------------------------------
 
     def queue_metrics(self, now):
-        from moto.sqs.models import sqs_backends
-
-        stamp = time.time() * 1000
         found = []
-        for name, queue in list(sqs_backends[self.account][self.region].queues.items()):
-            messages = list(queue._messages)
-            visible = sum(1 for message in messages if message.visible)
-            oldest = min((message.sent_timestamp for message in messages if message.sent_timestamp), default=None)
+        for name, counted in sorted(self.queues().items()):
             values = {
-                "ApproximateNumberOfMessagesVisible": (visible, "Count"),
-                "ApproximateNumberOfMessagesNotVisible": (len(messages) - visible, "Count"),
-                "ApproximateAgeOfOldestMessage": ((stamp - oldest) / 1000 if oldest else 0, "Seconds"),
+                "ApproximateNumberOfMessagesVisible": (counted["visible"], "Count"),
+                "ApproximateNumberOfMessagesNotVisible": (counted["not_visible"], "Count"),
+                "ApproximateAgeOfOldestMessage": (counted["oldest_age_seconds"], "Seconds"),
             }
             for metric, (value, unit) in values.items():
                 found.append(("AWS/SQS", {"MetricName": metric, "Dimensions": [{"Name": "QueueName", "Value": name}],

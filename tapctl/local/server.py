@@ -1,35 +1,37 @@
-"""The emulator process of one local environment: moto's server behind a WSGI layer that serves what
-moto does not run (the API's POST /webhook, Lambda invokes, message move tasks, metrics and alarms)
-and smooths moto's SQS differences.
+"""The emulator of one local environment: the data plane (the API's POST /webhook, Lambda invokes and the
+function workers, schedules, metrics and alarms) in this process, in front of the environment's AWS APIs
+(moto, tapctl.local.aws) in a second process it starts and stops, so the two use the machine's cores
+instead of sharing one interpreter. Every request it does not serve itself it forwards to them.
 
 Run as ``python -m tapctl.local.server --port P --region R --workdir DIR``; tapctl.local.emulator
 starts and stops it.
 """
 
 import argparse
-import io
+import http.client
 import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import threading
-from http import HTTPStatus
+import time
+import urllib.request
 from pathlib import Path
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
-ACCOUNT = "123456789012"  # moto's default account
-HEALTH_PATH = "/_tapctl/health"
+from tapctl.local.aws import ACCOUNT, FUNCTION_CODE_PATH, HEALTH_PATH, QUEUES_PATH, answer
+from tapctl.local.serving import phrase, serve
+
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's limit of a request body
-# Lambda's account quota of concurrent executions; moto enforces the same variable when a function's
-# concurrency is reserved (default: AWS's default quota).
-QUOTA_VARIABLE = "MOTO_LAMBDA_CONCURRENCY_QUOTA"
-DEFAULT_QUOTA = 1000
 _INVOKE = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
-_ACCOUNT_SETTINGS = re.compile(r"/2016-08-19/account-settings/?")
 _USER_REQUEST = re.compile(r"/restapis/(?P<api>[^/]+)/(?P<stage>[^/]+)/_user_request_(?P<path>/.*)")
 # Control-plane writes that change what the data plane serves.
 _CONTROL_PLANE = re.compile(r"/(restapis|20\d\d-\d\d-\d\d/functions)")
+# Headers of one connection, not of the request or answer it carries.
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection",
+               "content-length"}
 
 
 class MalformedBody(Exception):
@@ -52,69 +54,119 @@ def _read_chunked(stream, limit):
     return bytes(data)
 
 
+class Forward:
+    """Forwards requests to the environment's AWS APIs over kept-alive connections."""
+
+    def __init__(self, endpoint, timeout=60):
+        url = urlparse(endpoint)
+        self.host, self.port, self.timeout = url.hostname, url.port, timeout
+        self._idle = []
+        self._lock = threading.Lock()
+
+    def _connection(self):
+        with self._lock:
+            if self._idle:
+                return self._idle.pop(), True
+        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout), False
+
+    def request(self, method, target, body=b"", headers=None):
+        """(status, [(header, value)], body) of one request; a kept-alive connection the APIs closed in
+        the meantime is replaced once."""
+        for _ in range(2):
+            connection, reused = self._connection()
+            try:
+                connection.request(method, target, body=body, headers=headers or {})
+                response = connection.getresponse()
+                data = response.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                connection.close()
+                if reused:
+                    continue
+                raise
+            except BaseException:
+                connection.close()
+                raise
+            if response.will_close:
+                connection.close()
+            else:
+                with self._lock:
+                    self._idle.append(connection)
+            return response.status, response.getheaders(), data
+        raise ConnectionError("the local AWS APIs closed the connection")
+
+    def wsgi(self, environ, start_response, body):
+        target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        if not target:
+            target = quote(environ.get("PATH_INFO", "/"))
+            if environ.get("QUERY_STRING"):
+                target += "?" + environ["QUERY_STRING"]
+        headers = {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")}
+        headers = {key: value for key, value in headers.items() if key.lower() not in _HOP_BY_HOP}
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        headers["Content-Length"] = str(len(body))
+        try:
+            status, out_headers, data = self.request(environ["REQUEST_METHOD"], target, body, headers)
+        except OSError as error:
+            print(f"forward: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+            return answer(start_response, 503, {"Content-Type": "application/json"},
+                          json.dumps({"message": "the local AWS APIs are not answering"}))
+        kept = [(key, value) for key, value in out_headers if key.lower() not in _HOP_BY_HOP | {"server", "date"}]
+        start_response(f"{status} {phrase(status)}", kept + [("Content-Length", str(len(data)))])
+        return [data]
+
+    def get(self, path):
+        status, _, data = self.request("GET", path)
+        if status != 200:
+            raise LookupError(f"{path}: {status} {data[:200]!r}")
+        return data
+
+    def close(self):
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+
 class Emulator:
-    """Routes each request: the data plane (gateway, Lambda invokes), SQS through its adjustments, Lambda's
-    account settings, and everything else to moto. The parts read what they serve from moto's API."""
+    """Routes each request: the data plane (gateway, Lambda invokes) here, everything else to the AWS APIs.
+    The parts read what they serve through those APIs."""
 
-    def __init__(self, *, port, region, workdir, retry_delay=1.0):
-        from moto.server import DomainDispatcherApplication, create_backend_app
-
+    def __init__(self, *, port, region, workdir, aws_endpoint, retry_delay=1.0):
         from tapctl.local.gateway import Gateway
-        from tapctl.local.lambdas import DeployedFunctions, LambdaRuntime
+        from tapctl.local.lambdas import DeployedFunctions, LambdaRuntime, api_writer
         from tapctl.local.monitor import Monitor
         from tapctl.local.scheduler import Scheduler
-        from tapctl.local.sqs import Sqs
 
-        self.moto = DomainDispatcherApplication(create_backend_app)
         self.endpoint = f"http://127.0.0.1:{port}"
+        self.aws_endpoint = aws_endpoint
         self.region = region
         self.generation = 0
         self._clients = {}
         self._clients_lock = threading.Lock()
-        self.sqs = Sqs(client=lambda: self.client("sqs"))
-        functions = DeployedFunctions(clients=self.client, account=ACCOUNT, region=region,
-                                      generation=lambda: self.generation)
-        self.lambdas = LambdaRuntime(workdir=workdir, endpoint=self.endpoint, region=region, functions=functions,
-                                     logs=self.client("logs"), retry_delay=retry_delay)
+        self.forward = Forward(aws_endpoint)
+        functions = DeployedFunctions(clients=self.client, code=self.function_code, generation=lambda: self.generation)
+        self.lambdas = LambdaRuntime(workdir=workdir, endpoint=aws_endpoint, lambda_endpoint=self.endpoint,
+                                     region=region, functions=functions, write_logs=api_writer(self.client("logs")),
+                                     retry_delay=retry_delay)
         self.gateway = Gateway(clients=self.client, runtime=self.lambdas, account=ACCOUNT)
-        self.monitor = Monitor(clients=self.client, account=ACCOUNT, region=region, runtime=self.lambdas,
-                               gateway=self.gateway)
+        self.monitor = Monitor(clients=self.client, queues=self.queues, runtime=self.lambdas, gateway=self.gateway)
         self.scheduler = Scheduler(clients=self.client, runtime=self.lambdas, account=ACCOUNT, region=region)
-        self._set_up_account()
 
     def start(self):
         self.monitor.start()
         self.scheduler.start()
 
-    def _set_up_account(self):
-        # The emulated account is one that has already run an environment with
-        # create_api_gateway_account_role: API Gateway's CloudWatch role is set, as stage logging needs.
-        from moto.apigateway.models import apigateway_backends
+    def function_code(self, name):
+        """The zip terraform uploaded: the API gives no download URL for code uploaded without S3."""
+        return self.forward.get(FUNCTION_CODE_PATH.format(name=quote(name, safe="")))
 
-        role = f"arn:aws:iam::{ACCOUNT}:role/tapctl-local-apigateway-logs"
-        apigateway_backends[ACCOUNT][self.region].update_account(
-            [{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}]
-        )
-
-    def account_settings(self):
-        """Lambda's GetAccountSettings, which moto lacks: the quota and what reservations leave of it."""
-        from moto.awslambda.models import lambda_backends
-
-        quota = int(os.environ.get(QUOTA_VARIABLE, DEFAULT_QUOTA))
-        reserved = sum(
-            int(function.reserved_concurrency or 0)
-            for function in lambda_backends[ACCOUNT][self.region].list_functions()
-        )
-        return {
-            "AccountLimit": {
-                "TotalCodeSize": 80530636800, "CodeSizeUnzipped": 262144000, "CodeSizeZipped": 52428800,
-                "ConcurrentExecutions": quota, "UnreservedConcurrentExecutions": quota - reserved,
-            },
-            "AccountUsage": {"TotalCodeSize": 0, "FunctionCount": 0},
-        }
+    def queues(self):
+        """Each queue's visible and in-flight messages and its oldest message's age."""
+        return json.loads(self.forward.get(QUEUES_PATH))
 
     def client(self, service):
-        """The emulator's own client for ``service``: what was deployed is read through moto's API."""
+        """The emulator's own client for ``service`` of the environment's AWS APIs."""
         with self._clients_lock:
             if service not in self._clients:
                 import boto3
@@ -123,7 +175,7 @@ class Emulator:
                 from tapctl.local.emulator import FAKE_KEY
 
                 self._clients[service] = boto3.client(
-                    service, endpoint_url=self.endpoint, region_name=self.region, aws_access_key_id=FAKE_KEY,
+                    service, endpoint_url=self.aws_endpoint, region_name=self.region, aws_access_key_id=FAKE_KEY,
                     aws_secret_access_key=FAKE_KEY, config=Config(retries={"max_attempts": 1}),
                 )
             return self._clients[service]
@@ -133,29 +185,31 @@ class Emulator:
     def __call__(self, environ, start_response):
         path, method = environ.get("PATH_INFO", ""), environ["REQUEST_METHOD"]
         if path == HEALTH_PATH:
-            return self._answer(start_response, 200, {"Content-Type": "application/json"}, json.dumps({"ok": True}))
+            return answer(start_response, 200, {"Content-Type": "application/json"},
+                          json.dumps({"ok": True, "aws_endpoint": self.aws_endpoint}))
         user_request = _USER_REQUEST.fullmatch(path)
         if user_request:
             try:
                 return self._user_request(environ, start_response, **user_request.groupdict())
             except MalformedBody:
-                return self._answer(start_response, 400, {"Content-Type": "application/json"},
-                                    json.dumps({"error": "Bad Request: the chunked body is malformed"}))
+                return answer(start_response, 400, {"Content-Type": "application/json"},
+                              json.dumps({"error": "Bad Request: the chunked body is malformed"}))
             except Exception as error:  # whatever happens, the sender gets the gateway's JSON, never a page
                 print(f"gateway: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
-                return self._answer(start_response, 500, {"Content-Type": "application/json"},
-                                    json.dumps({"error": "Internal server error"}))
-        if method == "GET" and _ACCOUNT_SETTINGS.fullmatch(path):
-            return self._answer(start_response, 200, {"Content-Type": "application/json"}, json.dumps(self.account_settings()))
+                return answer(start_response, 500, {"Content-Type": "application/json"},
+                              json.dumps({"error": "Internal server error"}))
         invoke = _INVOKE.fullmatch(path)
         if invoke and method == "POST":
             return self._invoke(environ, start_response, invoke.group("name"))
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if target.startswith("AmazonSQS."):
-            return self.sqs.wsgi(environ, start_response, target.split(".", 1)[1], self.moto, self._answer)
-        if method != "GET" and _CONTROL_PLANE.match(path):
-            self.generation += 1
-        return self.moto(environ, start_response)
+        try:
+            body = self._body(environ)
+        except MalformedBody as error:
+            return answer(start_response, 400, {"Content-Type": "application/json"}, json.dumps({"message": str(error)}))
+        try:
+            return self.forward.wsgi(environ, start_response, body)
+        finally:
+            if method != "GET" and _CONTROL_PLANE.match(path):
+                self.generation += 1  # after the write: the data plane rereads what it now serves
 
     @staticmethod
     def _body(environ):
@@ -169,13 +223,6 @@ class Emulator:
             return _read_chunked(environ["wsgi.input"], MAX_PAYLOAD_BYTES)
         return b""
 
-    @staticmethod
-    def _answer(start_response, status, headers, body):
-        data = body if isinstance(body, bytes) else body.encode("utf-8")
-        headers = {**headers, "Content-Length": str(len(data))}
-        start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
-        return [data]
-
     def _user_request(self, environ, start_response, api, stage, path):
         headers = {}
         for key, value in environ.items():
@@ -188,7 +235,7 @@ class Emulator:
             api, stage, path, environ["REQUEST_METHOD"], headers, query, self._body(environ),
             environ.get("REMOTE_ADDR", "127.0.0.1"), self.generation,
         )
-        return self._answer(start_response, status, out_headers, body)
+        return answer(start_response, status, out_headers, body)
 
     def _invoke(self, environ, start_response, name):
         from tapctl.local.lambdas import Throttled
@@ -204,10 +251,10 @@ class Emulator:
         try:
             if kind == "Event":
                 self.lambdas.invoke_async(name, event)
-                return self._answer(start_response, 202, {"Content-Type": "application/json"}, b"")
+                return answer(start_response, 202, {"Content-Type": "application/json"}, b"")
             if kind == "DryRun":
                 self.lambdas.describe(name)
-                return self._answer(start_response, 204, {}, b"")
+                return answer(start_response, 204, {}, b"")
             ok, payload = self.lambdas.invoke(name, event)
         except lambda_client.exceptions.ResourceNotFoundException:
             return self._error(start_response, 404, "ResourceNotFoundException", f"Function not found: {name}")
@@ -216,37 +263,44 @@ class Emulator:
         headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
         if not ok:
             headers["X-Amz-Function-Error"] = "Unhandled"
-        return self._answer(start_response, 200, headers, json.dumps(payload))
+        return answer(start_response, 200, headers, json.dumps(payload))
 
     def _error(self, start_response, status, kind, message):
         headers = {"Content-Type": "application/json", "X-Amzn-ErrorType": kind}
-        return self._answer(start_response, status, headers, json.dumps({"Type": "User", "message": message}))
+        return answer(start_response, status, headers, json.dumps({"Type": "User", "message": message}))
 
     def close(self):
         self.scheduler.close()
         self.monitor.close()
-        self.sqs.close()
         self.lambdas.close()
+        self.forward.close()
 
 
-def json_errors_handler():
-    """werkzeug's request handler, answering what http.server refuses itself (a request line or headers too
-    long, too many headers, a malformed request) with JSON, as every answer of API Gateway is, not HTML."""
-    from werkzeug.serving import WSGIRequestHandler
+def _free_port():
+    import socket
 
-    class JsonErrors(WSGIRequestHandler):
-        def send_error(self, code, message=None, explain=None):
-            body = json.dumps({"message": message or HTTPStatus(code).phrase}).encode()
-            self.log_error("code %d, message %s", code, message)
-            self.send_response(code, message)
-            self.send_header("Connection", "close")
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD" and code >= 200 and code not in (HTTPStatus.NO_CONTENT, HTTPStatus.NOT_MODIFIED):
-                self.wfile.write(body)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
-    return JsonErrors
+
+def start_aws(region, timeout=60):
+    """The environment's AWS APIs in a child process (in this process's group, so stopping the emulator
+    stops them); returns (process, endpoint) once they answer."""
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "tapctl.local.aws", "--port", str(port), "--region", region],
+                               stdin=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(endpoint + HEALTH_PATH, timeout=0.5):
+                return process, endpoint
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise SystemExit(f"the local AWS APIs did not start (exit {process.poll()})") from None
+            time.sleep(0.1)
 
 
 def main(argv=None):
@@ -257,26 +311,28 @@ def main(argv=None):
     parser.add_argument("--retry-delay", type=float, default=1.0)
     options = parser.parse_args(argv)
 
-    import logging
+    aws, aws_endpoint = start_aws(options.region)
+    app = Emulator(port=options.port, region=options.region, workdir=options.workdir, aws_endpoint=aws_endpoint,
+                   retry_delay=options.retry_delay)
 
-    from werkzeug.serving import make_server
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request would flood the log
-
-    app = Emulator(port=options.port, region=options.region, workdir=options.workdir, retry_delay=options.retry_delay)
-    server = make_server("127.0.0.1", options.port, app, threaded=True, request_handler=json_errors_handler())
-    app.start()
-
-    def stop(*_):
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print(f"tapctl local emulator on {app.endpoint}", file=sys.stderr, flush=True)
-    try:
-        server.serve_forever()
-    finally:
+    def closed():
         app.close()
+        if aws.poll() is None:
+            aws.terminate()
+            try:
+                aws.wait(10)
+            except subprocess.TimeoutExpired:
+                aws.kill()
+
+    def watch():  # the AWS APIs gone (killed outright): so is the environment's state; stop serving
+        aws.wait()
+        print(f"the local AWS APIs exited ({aws.returncode}); stopping", file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="aws-watch", daemon=True).start()
+    app.start()
+    print(f"tapctl local emulator on {app.endpoint} (AWS APIs on {aws_endpoint})", file=sys.stderr, flush=True)
+    serve(app, options.port, on_close=closed)
 
 
 if __name__ == "__main__":

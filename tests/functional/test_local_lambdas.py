@@ -14,7 +14,7 @@ import zipfile
 import boto3
 import pytest
 
-from tapctl.local.lambdas import FunctionConfig, LambdaRuntime, Throttled
+from tapctl.local.lambdas import FunctionConfig, LambdaRuntime, Throttled, api_writer
 
 HANDLER = '''
 import json, os, time
@@ -70,7 +70,7 @@ def runtime(tmp_path, aws):
         functions.configs[name] = FunctionConfig(**{**settings, **changes})
 
     runtime = LambdaRuntime(workdir=tmp_path, endpoint="http://127.0.0.1:9", region="us-east-1", functions=functions,
-                            logs=boto3.client("logs"), retry_delay=0.05)
+                            write_logs=api_writer(boto3.client("logs")), retry_delay=0.05)
     runtime.configure, runtime.failures = configure, functions.failures
     yield runtime
     runtime.close()

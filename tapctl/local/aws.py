@@ -1,0 +1,163 @@
+"""The AWS APIs of one local environment: moto's server, with SQS as AWS answers it (tapctl.local.sqs),
+Lambda's GetAccountSettings (which moto lacks), and a few reads of moto's own model for the data plane.
+
+It runs in a process of its own, started by the environment's emulator (tapctl.local.server), which
+serves the data plane (the API's POST /webhook, Lambda) in another: the two share the machine's cores
+instead of one interpreter. The functions' AWS calls come here directly; the emulator forwards here
+everything it does not serve itself (terraform's and tapctl's calls), so it sees every control-plane write.
+It exits when the emulator does.
+
+Run as ``python -m tapctl.local.aws --port P --region R``.
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+import threading
+import time
+from http import HTTPStatus
+from urllib.parse import unquote
+
+ACCOUNT = "123456789012"  # moto's default account
+HEALTH_PATH = "/_tapctl/health"
+# Lambda's account quota of concurrent executions; moto enforces the same variable when a function's
+# concurrency is reserved (default: AWS's default quota).
+QUOTA_VARIABLE = "MOTO_LAMBDA_CONCURRENCY_QUOTA"
+DEFAULT_QUOTA = 1000
+_ACCOUNT_SETTINGS = re.compile(r"/2016-08-19/account-settings/?")
+# Reads of moto's model the emulator needs and the APIs do not give.
+FUNCTION_CODE_PATH = "/_tapctl/functions/{name}/code"
+QUEUES_PATH = "/_tapctl/queues"
+_FUNCTION_CODE = re.compile(FUNCTION_CODE_PATH.format(name="(?P<name>[^/]+)"))
+
+
+def answer(start_response, status, headers, body):
+    data = body if isinstance(body, bytes) else body.encode("utf-8")
+    start_response(f"{status} {HTTPStatus(status).phrase}", list({**headers, "Content-Length": str(len(data))}.items()))
+    return [data]
+
+
+class Aws:
+    def __init__(self, *, port, region):
+        from moto.server import DomainDispatcherApplication, create_backend_app
+
+        from tapctl.local.sqs import Sqs
+
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self.region = region
+        self._sqs_client = None
+        self.sqs = Sqs(client=self._client)
+        self._set_up_account()
+
+    def _client(self):
+        """SQS through this process's own API (for message move tasks)."""
+        if self._sqs_client is None:
+            import boto3
+            from botocore.config import Config
+
+            from tapctl.local.emulator import FAKE_KEY
+
+            self._sqs_client = boto3.client("sqs", endpoint_url=self.endpoint, region_name=self.region,
+                                            aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_KEY,
+                                            config=Config(retries={"max_attempts": 1}))
+        return self._sqs_client
+
+    def _set_up_account(self):
+        # The emulated account is one that has already run an environment with
+        # create_api_gateway_account_role: API Gateway's CloudWatch role is set, as stage logging needs.
+        from moto.apigateway.models import apigateway_backends
+
+        role = f"arn:aws:iam::{ACCOUNT}:role/tapctl-local-apigateway-logs"
+        apigateway_backends[ACCOUNT][self.region].update_account(
+            [{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}]
+        )
+
+    def account_settings(self):
+        """Lambda's GetAccountSettings: the quota and what reservations leave of it."""
+        from moto.awslambda.models import lambda_backends
+
+        quota = int(os.environ.get(QUOTA_VARIABLE, DEFAULT_QUOTA))
+        reserved = sum(
+            int(function.reserved_concurrency or 0)
+            for function in lambda_backends[ACCOUNT][self.region].list_functions()
+        )
+        return {
+            "AccountLimit": {
+                "TotalCodeSize": 80530636800, "CodeSizeUnzipped": 262144000, "CodeSizeZipped": 52428800,
+                "ConcurrentExecutions": quota, "UnreservedConcurrentExecutions": quota - reserved,
+            },
+            "AccountUsage": {"TotalCodeSize": 0, "FunctionCount": 0},
+        }
+
+    def function_code(self, name):
+        """The zip terraform uploaded: the API gives no download URL for code without S3."""
+        from moto.awslambda.models import lambda_backends
+
+        return lambda_backends[ACCOUNT][self.region].get_function(name).code_bytes
+
+    def queues(self):
+        """Each queue's visible and in-flight messages and its oldest message's age, from moto's model with
+        one clock reading (moto's own attributes read the clock once per message), without a receive."""
+        from moto.sqs.models import sqs_backends
+
+        now = time.time() * 1000
+        found = {}
+        for name, queue in list(sqs_backends[ACCOUNT][self.region].queues.items()):
+            messages = list(queue._messages)
+            visible = sum(1 for message in messages if message.visible_at < now)
+            oldest = min((message.sent_timestamp for message in messages if message.sent_timestamp), default=None)
+            found[name] = {"visible": visible, "not_visible": len(messages) - visible,
+                           "oldest_age_seconds": (now - oldest) / 1000 if oldest else 0}
+        return found
+
+    def __call__(self, environ, start_response):
+        path, method = environ.get("PATH_INFO", ""), environ["REQUEST_METHOD"]
+        json_type = {"Content-Type": "application/json"}
+        if path == HEALTH_PATH:
+            return answer(start_response, 200, json_type, json.dumps({"ok": True}))
+        if method == "GET" and _ACCOUNT_SETTINGS.fullmatch(path):
+            return answer(start_response, 200, json_type, json.dumps(self.account_settings()))
+        code = _FUNCTION_CODE.fullmatch(path)
+        if code:
+            try:
+                data = self.function_code(unquote(code.group("name")))
+            except Exception as error:  # moto's UnknownFunctionException and kin
+                return answer(start_response, 404, json_type, json.dumps({"message": str(error)}))
+            return answer(start_response, 200, {"Content-Type": "application/zip"}, data)
+        if path == QUEUES_PATH:
+            return answer(start_response, 200, json_type, json.dumps(self.queues()))
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith("AmazonSQS."):
+            return self.sqs.wsgi(environ, start_response, target.split(".", 1)[1], self.moto, answer)
+        return self.moto(environ, start_response)
+
+    def close(self):
+        self.sqs.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--region", default="us-east-1")
+    options = parser.parse_args(argv)
+
+    from tapctl.local.serving import serve
+
+    app = Aws(port=options.port, region=options.region)
+    parent = os.getppid()
+
+    def orphaned():  # the emulator's front is gone (killed outright): so are its APIs
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=orphaned, name="parent-watch", daemon=True).start()
+    print(f"tapctl local AWS APIs on {app.endpoint}", file=sys.stderr, flush=True)
+    serve(app, options.port, on_close=app.close)
+
+
+if __name__ == "__main__":
+    main()
