@@ -2,7 +2,6 @@
 handlers' lean path is a contract (bench/handlers.py reports the same counts)."""
 
 import io
-import json
 from contextlib import redirect_stdout
 
 import pytest

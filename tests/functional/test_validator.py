@@ -10,7 +10,6 @@ import pytest
 from botocore.stub import Stubber
 
 from handlers import runtime, validator
-from tests.functional.conftest import create_router_function
 from tests.support import TRANSACTION_TYPES, Context, answer, proxy_event, sample
 
 

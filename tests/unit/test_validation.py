@@ -1,6 +1,5 @@
 """The validator's parsing and checks, with no AWS at all: bad input never reaches a dependency."""
 
-import base64
 import json
 from decimal import Decimal
 
