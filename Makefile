@@ -89,7 +89,7 @@ package: $(VENV)/.installed
 ## Save a reviewable plan of ENV to build/ENV.tfplan (for CI review: keep it as an artifact).
 plan: $(VENV)/.installed
 	@test -n "$(ENV)" || { echo "usage: make plan ENV=<environment>" >&2; exit 2; }
-	$(VENV)/bin/tapctl plan --env $(ENV) --out build/$(ENV).tfplan
+	$(VENV)/bin/tapctl plan --env $(ENV) --out build/$(ENV).tfplan --summary md --summary-file build/$(ENV).plan.md
 
 ## Build outputs and virtual environments only: never .tapctl/, which holds environments' terraform state.
 clean:

@@ -166,7 +166,9 @@ def main():
     tapctl.toml may declare it for a team. Exit codes: 0 ok, 1 checks failed or declined, 2 bad usage,
     3 terraform or the AWS provider missing, 4 terraform failed, 5 state locked, 6 no AWS credentials,
     7 endpoint unreachable (or local emulator not running), 8 plan from another environment, 9 another
-    account, region or backend than the environment's, 10 the account cannot take the deployment.
+    account, region or backend than the environment's, 10 the account cannot take the deployment, 11 the
+    plan loses data (deletes or replaces a table, queue, log group or the signing secret) without
+    --allow-data-loss.
     """
 
 
@@ -211,30 +213,71 @@ def init(settings, migrate_state):
           [f"{settings.env}: initialised in {settings.workdir}"])
 
 
+_ALLOW_DATA_LOSS = click.option(
+    "--allow-data-loss", is_flag=True,
+    help="Accept a plan that deletes or replaces a resource holding data (the table, a queue or DLQ, a log group, "
+    "the signing secret); without it such a plan exits 11.")
+
+
 @main.command()
 @environment_options
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Save the plan to this file for review and `tapctl apply --plan`.")
 @click.option("--destroy", is_flag=True, help="Plan the destruction of the environment instead.")
-def plan(settings, out, destroy):
-    """Show what a deploy would change, and optionally save the plan.
+@click.option("--summary", "summary_format", type=click.Choice(["md", "json"]), default=None,
+              help="Print a review of the plan instead of one line: markdown for a pull-request comment, or JSON.")
+@click.option("--summary-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the review to this file [format: --summary, else by its suffix: .json or markdown].")
+@_ALLOW_DATA_LOSS
+def plan(settings, out, destroy, summary_format, summary_file, allow_data_loss):
+    """Show what a deploy would change, call out data loss, and optionally save the plan.
 
-    Example: tapctl plan --env prod --out prod.tfplan
+    A plan that deletes or replaces a resource holding data exits 11 unless --allow-data-loss is given, so
+    CI can stop a merge. Example: tapctl plan --env prod --out prod.tfplan --summary md --summary-file plan.md
     """
+    from tapctl import review as reviewing
+    from tapctl.errors import DataLoss, UsageError
     from tapctl.targets import open_environment
 
+    if summary_format and settings.json_output:
+        raise UsageError("--json and --summary both choose what is printed: use --summary json")
+    if summary_file and not summary_format:
+        summary_format = "json" if summary_file.suffix.lower() == ".json" else "md"
     with open_environment(settings, _progress, live=_live(settings)) as opened:
         plan_file = out or settings.workdir / "last.tfplan"
         summary = opened.terraform.plan(plan_file, destroy=destroy)
-    lines = [summary.line()] + ([f"plan saved to {plan_file}"] if out else [])
-    _emit(settings, summary.as_dict(), lines)
+        result = reviewing.review(opened.terraform.show(plan_file))
+        if result.findings:
+            reviewing.measure(result, opened.target.client)
+        where = f"{opened.target.name}, account {opened.identity.account}, {opened.identity.region}"
+    if summary_format:
+        render = reviewing.markdown if summary_format == "md" else _json_text(reviewing.as_json)
+        text = render(result, environment=settings.env, where=where)
+        if summary_file:
+            summary_file.parent.mkdir(parents=True, exist_ok=True)
+            summary_file.write_text(text if text.endswith("\n") else text + "\n")
+        click.echo(text)
+    else:
+        lines = [summary.line()] + reviewing.text_lines(result) + ([f"plan saved to {plan_file}"] if out else [])
+        data = {**summary.as_dict(), "data_loss": [finding.as_dict() for finding in result.findings]}
+        _emit(settings, data, lines)
+    if result.findings and not allow_data_loss:
+        count = len(result.findings)
+        raise DataLoss(f"the plan deletes or replaces {count} resource{'s' if count > 1 else ''} holding data "
+                       f"({', '.join(finding.change.address for finding in result.findings)}); "
+                       "pass --allow-data-loss if that loss is intended")
+
+
+def _json_text(render):
+    return lambda result, **kwargs: json.dumps(render(result, **kwargs), indent=2, sort_keys=True)
 
 
 @main.command()
 @environment_options
 @click.option("--plan", "plan_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A plan saved by `tapctl plan --out` for this environment (from any checkout).")
-def apply(settings, plan_file):
+@_ALLOW_DATA_LOSS
+def apply(settings, plan_file, allow_data_loss):
     """Apply exactly a reviewed plan (for an unreviewed one-step change, use deploy).
 
     Example: tapctl apply --env prod --plan prod.tfplan
@@ -246,6 +289,7 @@ def apply(settings, plan_file):
     with open_environment(settings, _progress, live=_live(settings), lock_file=plan_lock_file(plan_file)) as opened:
         opened.terraform.check_plan(plan_file, opened.identity)
         document = deploy.check_account(opened, plan_file, _progress)
+        deploy.check_data_loss(opened, document, allow=allow_data_loss, warn=_progress)
         deploy.apply(opened, plan_file, document)
         outputs = opened.target.outputs(opened.terraform.output())
         deploy.after_apply(opened, outputs, _progress)
@@ -256,7 +300,8 @@ def apply(settings, plan_file):
 @environment_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option("--smoke", is_flag=True, help="Run the smoke test after the apply.")
-def deploy(settings, auto_approve, smoke):
+@_ALLOW_DATA_LOSS
+def deploy(settings, auto_approve, smoke, allow_data_loss):
     """Package, plan, check the account, confirm and apply: the whole deployment of one environment.
 
     The confirmation names the environment, target, account, region, state and the counts.
@@ -267,7 +312,8 @@ def deploy(settings, auto_approve, smoke):
     from tapctl.targets import open_environment
 
     with open_environment(settings, _progress, live=_live(settings)) as opened:
-        summary = deploying.deploy(opened, auto_approve=auto_approve, confirm=_confirm, warn=_progress)
+        summary = deploying.deploy(opened, auto_approve=auto_approve, confirm=_confirm, warn=_progress,
+                                   allow_data_loss=allow_data_loss)
         outputs = opened.target.outputs(opened.terraform.output())
         deploying.after_apply(opened, outputs, _progress)
         result = {"plan": summary.as_dict(), "outputs": outputs}

@@ -63,7 +63,24 @@ def changed_resources(document):
     return sum(1 for change in document.get("resource_changes", []) if change["change"]["actions"] not in (["no-op"], ["read"]))
 
 
-def deploy(opened, *, auto_approve, confirm, warn):
+def check_data_loss(opened, document, *, allow, warn):
+    """Name every resource holding data that the plan deletes or replaces; refuse it unless ``allow``.
+    Returns the findings (tapctl.review)."""
+    from tapctl import review
+    from tapctl.errors import DataLoss
+
+    result = review.review(document)
+    if result.findings:
+        review.measure(result, opened.target.client)
+    for line in review.text_lines(result):
+        warn(line)
+    if result.findings and not allow:
+        raise DataLoss(f"nothing was changed: the plan deletes or replaces {len(result.findings)} resource(s) "
+                       "holding data (listed above); pass --allow-data-loss if that loss is intended")
+    return result.findings
+
+
+def deploy(opened, *, auto_approve, confirm, warn, allow_data_loss=False):
     """Plan, check, confirm and apply; returns the plan's summary (nothing applied when it has no changes)."""
     for line in first_deploy_warnings(opened):
         warn(line)
@@ -75,6 +92,7 @@ def deploy(opened, *, auto_approve, confirm, warn):
             write_record(opened.settings, opened.identity)
         return summary
     document = check_account(opened, plan_file, warn)
+    check_data_loss(opened, document, allow=allow_data_loss, warn=warn)
     question = stakes(opened, summary).question()
     if not auto_approve and not confirm(question):
         raise ChecksFailed("deploy cancelled: nothing was changed")

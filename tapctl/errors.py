@@ -13,6 +13,7 @@ Exit codes (also in the README):
     8  a saved plan does not belong to this environment
     9  the credentials or settings name another account, region or backend than the environment's
    10  the account cannot take the deployment (checked before applying: concurrency, API Gateway role)
+   11  the plan deletes or replaces a resource holding data, and --allow-data-loss was not given
 """
 
 import click
@@ -60,6 +61,10 @@ class WrongEnvironment(TapctlError):
 
 class PreflightFailed(TapctlError):
     exit_code = 10
+
+
+class DataLoss(TapctlError):
+    exit_code = 11
 
 
 class ChecksFailed(TapctlError):
