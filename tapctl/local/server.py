@@ -315,7 +315,10 @@ def main(argv=None):
     app = Emulator(port=options.port, region=options.region, workdir=options.workdir, aws_endpoint=aws_endpoint,
                    retry_delay=options.retry_delay)
 
+    closing = threading.Event()
+
     def closed():
+        closing.set()
         app.close()
         if aws.poll() is None:
             aws.terminate()
@@ -326,6 +329,8 @@ def main(argv=None):
 
     def watch():  # the AWS APIs gone (killed outright): so is the environment's state; stop serving
         aws.wait()
+        if closing.is_set():
+            return
         print(f"the local AWS APIs exited ({aws.returncode}); stopping", file=sys.stderr, flush=True)
         os.kill(os.getpid(), signal.SIGTERM)
 
