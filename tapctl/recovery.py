@@ -32,7 +32,7 @@ def redrive(sqs, dlq_url, queue_url, *, max_messages=None, dry_run=False, progre
     if not waiting:
         return {**result, "moved": 0, "method": "nothing to move"}
     if max_messages is not None:
-        return {**result, "moved": _move_one_by_one(sqs, dlq_url, queue_url, max_messages, progress),
+        return {**result, "moved": move_messages(sqs, dlq_url, queue_url, max_messages, progress),
                 "method": "one by one"}
     source, destination = _arn(sqs, dlq_url), _arn(sqs, queue_url)
     handle = sqs.start_message_move_task(SourceArn=source, DestinationArn=destination)["TaskHandle"]
@@ -50,9 +50,14 @@ def redrive(sqs, dlq_url, queue_url, *, max_messages=None, dry_run=False, progre
             "status": task["Status"]}
 
 
-def _move_one_by_one(sqs, source, destination, limit, progress):
+def move_messages(sqs, source, destination, limit, progress=None, stopped=None):
+    """Move at most ``limit`` messages from the queue at URL ``source`` to ``destination``, each sent (same
+    body and message attributes) before it is deleted; ``progress(moved, limit)`` after each one; stops
+    early when ``stopped()`` says so. Returns how many moved. The local target's message move task runs
+    this too."""
+    progress = progress or (lambda moved, total: None)
     moved = 0
-    while moved < limit:
+    while moved < limit and not (stopped and stopped()):
         batch = sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=min(10, limit - moved), VisibilityTimeout=60,
                                     MessageAttributeNames=["All"]).get("Messages", [])
         if not batch:

@@ -181,25 +181,19 @@ class MoveTask:
         account, name = arn.split(":")[4], arn.split(":")[5]
         return self.sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
 
+    def _moved(self, moved, _total):
+        self.moved = moved
+        if self.rate:
+            time.sleep(1 / float(self.rate))
+
     def _run(self):
+        from tapctl.recovery import move_messages
+
         try:
             source, destination = self._url(self.source), self._url(self.destination)
             attributes = self.sqs.get_queue_attributes(QueueUrl=source, AttributeNames=["ApproximateNumberOfMessages"])
             self.to_move = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
-            while not self._cancel.is_set() and self.moved < self.to_move:
-                batch = self.sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=10, VisibilityTimeout=60,
-                                                 MessageAttributeNames=["All"]).get("Messages", [])
-                if not batch:
-                    break
-                for message in batch:
-                    sent = {"QueueUrl": destination, "MessageBody": message["Body"]}
-                    if message.get("MessageAttributes"):
-                        sent["MessageAttributes"] = message["MessageAttributes"]
-                    self.sqs.send_message(**sent)
-                    self.sqs.delete_message(QueueUrl=source, ReceiptHandle=message["ReceiptHandle"])
-                    self.moved += 1
-                    if self.rate:
-                        time.sleep(1 / float(self.rate))
+            move_messages(self.sqs, source, destination, self.to_move, self._moved, self._cancel.is_set)
             self.status = "CANCELLED" if self._cancel.is_set() else "COMPLETED"
         except Exception as error:  # reported through ListMessageMoveTasks, as SQS does
             self.failure = f"{type(error).__name__}: {error}"
