@@ -76,6 +76,17 @@ def alarm_state(alarm, value):
     return "ALARM" if compare(value, alarm["Threshold"]) else "OK"
 
 
+def _counted(namespace, dimensions, counted, counts, timing, now):
+    """(namespace, metric datum) for each count of one resource's period, and its timings (milliseconds,
+    at most 150 values per datum, as PutMetricData takes them) when there were any."""
+    found = [(namespace, {"MetricName": metric, "Dimensions": dimensions, "Timestamp": now,
+                          "Value": counted[metric], "Unit": "Count"}) for metric in counts]
+    if counted[timing]:
+        found.append((namespace, {"MetricName": timing, "Dimensions": dimensions, "Timestamp": now,
+                                  "Values": counted[timing][:150], "Unit": "Milliseconds"}))
+    return found
+
+
 class Monitor:
     def __init__(self, *, clients, queues, runtime, gateway, period=None):
         self.clients = clients
@@ -126,28 +137,15 @@ class Monitor:
         return found
 
     def function_metrics(self, now):
-        found = []
-        for name, counted in self.runtime.counters.take().items():
-            dimensions = [{"Name": "FunctionName", "Value": name}]
-            for metric in ("Invocations", "Errors", "Throttles"):
-                found.append(("AWS/Lambda", {"MetricName": metric, "Dimensions": dimensions, "Timestamp": now,
-                                             "Value": counted[metric], "Unit": "Count"}))
-            if counted["Duration"]:
-                found.append(("AWS/Lambda", {"MetricName": "Duration", "Dimensions": dimensions, "Timestamp": now,
-                                             "Values": counted["Duration"][:150], "Unit": "Milliseconds"}))
-        return found
+        return [point for name, counted in self.runtime.counters.take().items()
+                for point in _counted("AWS/Lambda", [{"Name": "FunctionName", "Value": name}], counted,
+                                      ("Invocations", "Errors", "Throttles"), "Duration", now)]
 
     def api_metrics(self, now):
-        found = []
-        for (api_name, stage), counted in self.gateway.counters.take().items():
-            dimensions = [{"Name": "ApiName", "Value": api_name}, {"Name": "Stage", "Value": stage}]
-            for metric in ("Count", "4XXError", "5XXError"):
-                found.append(("AWS/ApiGateway", {"MetricName": metric, "Dimensions": dimensions, "Timestamp": now,
-                                                 "Value": counted[metric], "Unit": "Count"}))
-            if counted["Latency"]:
-                found.append(("AWS/ApiGateway", {"MetricName": "Latency", "Dimensions": dimensions, "Timestamp": now,
-                                                 "Values": counted["Latency"][:150], "Unit": "Milliseconds"}))
-        return found
+        return [point for (api_name, stage), counted in self.gateway.counters.take().items()
+                for point in _counted("AWS/ApiGateway", [{"Name": "ApiName", "Value": api_name},
+                                                         {"Name": "Stage", "Value": stage}],
+                                      counted, ("Count", "4XXError", "5XXError"), "Latency", now)]
 
     # -- alarms -------------------------------------------------------------------------------------
 
