@@ -235,6 +235,7 @@ def plan(settings, out, destroy, summary_format, summary_file, allow_data_loss):
     A plan that deletes or replaces a resource holding data exits 11 unless --allow-data-loss is given, so
     CI can stop a merge. Example: tapctl plan --env prod --out prod.tfplan --summary md --summary-file plan.md
     """
+    from tapctl import deploy as deploying
     from tapctl import review as reviewing
     from tapctl.errors import DataLoss, UsageError
     from tapctl.targets import open_environment
@@ -246,9 +247,7 @@ def plan(settings, out, destroy, summary_format, summary_file, allow_data_loss):
     with open_environment(settings, _progress, live=_live(settings)) as opened:
         plan_file = out or settings.workdir / "last.tfplan"
         summary = opened.terraform.plan(plan_file, destroy=destroy)
-        result = reviewing.review(opened.terraform.show(plan_file))
-        if result.findings:
-            reviewing.measure(result, opened.target.client)
+        result = deploying.reviewed(opened, opened.terraform.show(plan_file))
         where = f"{opened.target.name}, account {opened.identity.account}, {opened.identity.region}"
     if summary_format:
         render = reviewing.markdown if summary_format == "md" else _json_text(reviewing.as_json)

@@ -63,15 +63,23 @@ def changed_resources(document):
     return sum(1 for change in document.get("resource_changes", []) if change["change"]["actions"] not in (["no-op"], ["read"]))
 
 
+def reviewed(opened, document):
+    """The review of a plan document (tapctl.review), with what each resource it would lose holds now."""
+    from tapctl import review
+
+    result = review.review(document)
+    if result.findings:
+        review.measure(result, opened.target.client)
+    return result
+
+
 def check_data_loss(opened, document, *, allow, warn):
     """Name every resource holding data that the plan deletes or replaces; refuse it unless ``allow``.
     Returns the findings (tapctl.review)."""
     from tapctl import review
     from tapctl.errors import DataLoss
 
-    result = review.review(document)
-    if result.findings:
-        review.measure(result, opened.target.client)
+    result = reviewed(opened, document)
     for line in review.text_lines(result):
         warn(line)
     if result.findings and not allow:

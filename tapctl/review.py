@@ -169,9 +169,9 @@ def _same(old, new):
 _EMPTY = (None, {}, [], "")
 
 
-def _changed_attributes(change, only=None):
-    """(attribute, before, after) for each top-level attribute that differs (of ``only``, when given);
-    values hidden when sensitive, shortened when long, summarised when nested."""
+def _changed_attributes(change, only=None, same=None):
+    """(attribute, before, after) for each top-level attribute that differs (of ``only``, when given; by
+    ``same``, when given); values hidden when sensitive, shortened when long, summarised when nested."""
     before, after = change.get("before") or {}, change.get("after") or {}
     unknown = change.get("after_unknown") or {}
     found = []
@@ -179,7 +179,7 @@ def _changed_attributes(change, only=None):
         old, new = before.get(key), after.get(key)
         if only is not None and key not in only:
             continue
-        if old == new and not unknown.get(key):
+        if (same(old, new) if same else old == new) and not unknown.get(key):
             continue
         if unknown.get(key) is True:
             new = "(known after apply)"
@@ -291,10 +291,7 @@ def _drift(document, changes):
             address = entry["address"]
             only = (relevant.get(address, set()) | relevant.get(_instance_free(address), set())
                     | reverted.get(address, set()))
-            values = entry["change"]
-            change.attributes = [
-                item for item in _changed_attributes(values, only)
-                if not _same((values.get("before") or {}).get(item[0]), (values.get("after") or {}).get(item[0]))]
+            change.attributes = _changed_attributes(entry["change"], only, same=_same)
             if not change.attributes:
                 continue
         drift.append(change)
