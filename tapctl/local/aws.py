@@ -31,6 +31,7 @@ _ACCOUNT_SETTINGS = re.compile(r"/2016-08-19/account-settings/?")
 FUNCTION_CODE_PATH = "/_tapctl/functions/{name}/code"
 QUEUES_PATH = "/_tapctl/queues"
 _FUNCTION_CODE = re.compile(FUNCTION_CODE_PATH.format(name="(?P<name>[^/]+)"))
+DYNAMODB_TARGET_PREFIX = "DynamoDB_"
 
 
 def answer(start_response, status, headers, body):
@@ -50,6 +51,11 @@ class Aws:
         self.region = region
         self._sqs_client = None
         self.sqs = Sqs(client=self._client)
+        # DynamoDB's conditional writes are atomic; moto's are not: PutItem reads the item, parses and
+        # evaluates the condition, then stores, and a thread switch in between lets two writers both see
+        # the key absent (two 200s for one event_id, under load). One DynamoDB call at a time restores
+        # DynamoDB's guarantee. moto's calls hold the GIL anyway, so this costs almost no throughput.
+        self._dynamodb = threading.Lock()
         self._set_up_account()
 
     def _client(self):
@@ -132,6 +138,9 @@ class Aws:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target.startswith("AmazonSQS."):
             return self.sqs.wsgi(environ, start_response, target.split(".", 1)[1], self.moto, answer)
+        if target.startswith(DYNAMODB_TARGET_PREFIX):
+            with self._dynamodb:
+                return list(self.moto(environ, start_response))
         return self.moto(environ, start_response)
 
     def close(self):
