@@ -67,7 +67,15 @@ locals {
         {"error": "Invalid request body: $util.escapeJavaScript($context.error.validationErrorString).replaceAll("\\'", "'")"}
       EOT
     }
-    THROTTLED   = { status = "429", template = "{\"error\": $context.error.messageString}" }
+    THROTTLED = { status = "429", template = "{\"error\": $context.error.messageString}" }
+    # A throttled validator (at its reserved concurrency) reaches API Gateway as an integration failure,
+    # which it answers 500 "Internal server error" by default: a sender reads that as our fault and may
+    # give up. 503 with Retry-After says "retry later", which every provider's retry schedule honours.
+    INTEGRATION_FAILURE = {
+      status   = "503"
+      template = "{\"error\": \"Service temporarily unavailable, please retry\"}"
+      headers  = { "Retry-After" = "'1'" }
+    }
     DEFAULT_4XX = { status = null, template = "{\"error\": $context.error.messageString}" }
     DEFAULT_5XX = { status = null, template = "{\"error\": $context.error.messageString}" }
   }
@@ -83,6 +91,7 @@ resource "aws_api_gateway_gateway_response" "this" {
   response_templates = {
     "application/json" = trimspace(each.value.template)
   }
+  response_parameters = { for name, value in try(each.value.headers, {}) : "gatewayresponse.header.${name}" => value }
 }
 
 resource "aws_api_gateway_deployment" "this" {

@@ -3,6 +3,8 @@ signing secret of the tests."""
 
 import base64
 import json
+import random
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,19 @@ def sample(transaction_type, **changes):
     event["event_id"] = f"{event['event_id']}-{uuid.uuid4().hex[:12]}"
     event.update(changes)
     return event
+
+
+def deliver(post, event, *, attempts=14, first_wait=0.05, longest_wait=2.0):
+    """Send like a payment provider: a 5xx ("retry later") is retried with exponential back-off and full
+    jitter (so throttled senders do not retry in step) until a definite answer; (status, body)."""
+    wait = first_wait
+    for attempt in range(attempts):
+        status, body, _ = post(event)
+        if status < 500 or attempt + 1 == attempts:
+            return status, body
+        time.sleep(random.uniform(0, wait))
+        wait = min(2 * wait, longest_wait)
+    raise AssertionError("unreachable")
 
 
 def malformed_cases():

@@ -25,6 +25,7 @@ import jsonschema
 from tapctl.local.lambdas import Throttled
 
 _INVOKE_URI = re.compile(r"arn:[^:]+:apigateway:[^:]+:lambda:path/2015-03-31/functions/(?P<arn>.+)/invocations")
+_RESPONSE_HEADER = "gatewayresponse.header."  # a gateway response's header parameters
 _ESCAPED = re.compile(r"""\$util\.escapeJavaScript\((\$context\.error\.[A-Za-z]+)\)(\.replaceAll\("\\\\'", ?"'"\))?""")
 
 
@@ -195,8 +196,8 @@ class Gateway:
         event = self._proxy_event(route, path, method, headers, query, body, source_ip)
         try:
             ok, answer = self.runtime.invoke(route.function_arn.split(":")[-1], event)
-        except Throttled:
-            return self._error(route, "DEFAULT_5XX", 500, "Internal server error")
+        except Throttled:  # API Gateway meets Lambda's throttle as an integration failure
+            return self._error(route, "INTEGRATION_FAILURE", 500, "Internal server error")
         if not ok or not isinstance(answer, dict) or not isinstance(answer.get("statusCode"), int):
             return self._error(route, "DEFAULT_5XX", 502, "Internal server error")
         out_body = answer.get("body") or ""
@@ -258,7 +259,12 @@ class Gateway:
         rendered = _ESCAPED.sub(escaped, template)
         for name in ("messageString", "validationErrorString", "message"):
             rendered = rendered.replace(f"$context.error.{name}", values[name])
-        return status, {"Content-Type": "application/json"}, rendered
+        headers = {"Content-Type": "application/json"}
+        for name, value in (response.get("responseParameters") or {}).items():
+            # Only static values ('...'), the kind the module sets; API Gateway also maps request values.
+            if name.startswith(_RESPONSE_HEADER) and len(value) >= 2 and value[0] == value[-1] == "'":
+                headers[name[len(_RESPONSE_HEADER):]] = value[1:-1]
+        return status, headers, rendered
 
 
 def _json_content(headers):

@@ -235,8 +235,13 @@ run "api_validates_throttles_and_traces" {
     error_message = "api_endpoint is the URL of POST /webhook"
   }
   assert {
-    condition     = toset(keys(aws_api_gateway_gateway_response.this)) == toset(["BAD_REQUEST_BODY", "THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX"])
+    condition     = toset(keys(aws_api_gateway_gateway_response.this)) == toset(["BAD_REQUEST_BODY", "THROTTLED", "INTEGRATION_FAILURE", "DEFAULT_4XX", "DEFAULT_5XX"])
     error_message = "gateway responses"
+  }
+  assert {
+    condition = (aws_api_gateway_gateway_response.this["INTEGRATION_FAILURE"].status_code == "503" &&
+    aws_api_gateway_gateway_response.this["INTEGRATION_FAILURE"].response_parameters["gatewayresponse.header.Retry-After"] == "'1'")
+    error_message = "a throttled validator (an integration failure) is answered 503 with Retry-After"
   }
   assert {
     condition     = alltrue([for response in aws_api_gateway_gateway_response.this : startswith(response.response_templates["application/json"], "{\"error\": ")])

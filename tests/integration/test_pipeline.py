@@ -2,6 +2,8 @@
 
 import json
 import time
+import urllib.error
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -9,9 +11,10 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
+from tapctl import signing
 from tapctl.cli import main
 from tapctl.config import QUEUE_OUTPUTS
-from tests.support import TRANSACTION_TYPES, malformed_cases, sample, schema
+from tests.support import TRANSACTION_TYPES, deliver, malformed_cases, sample, schema
 
 
 def receive_all(sqs, url, wait=10.0, until=None):
@@ -127,16 +130,8 @@ def test_concurrent_duplicates_give_one_200(deployment):
     # sender retries, as a webhook sender does). Every delivery ends as the one 200 or a 409.
     event = sample("payment")
 
-    def deliver(_):
-        for _ in range(20):
-            status = deployment.post(event)[0]
-            if status < 500:
-                return status
-            time.sleep(0.05)
-        return status
-
     with ThreadPoolExecutor(max_workers=20) as pool:
-        statuses = sorted(pool.map(deliver, range(20)))
+        statuses = sorted(pool.map(lambda _: deliver(deployment.post, event)[0], range(20)))
     assert statuses == [200] + [409] * 19
     messages = receive_all(deployment.client("sqs"), deployment.outputs["payments_queue_url"], until=has_event(event["event_id"]))
     assert [m["MessageAttributes"]["event_id"]["StringValue"] for m in messages].count(event["event_id"]) == 1
@@ -189,3 +184,24 @@ def test_throttling_beyond_the_stage_limit_is_a_429(local_only):
         apigateway.update_stage(restApiId=api, stageName=stage, patchOperations=restore)
     assert [status for status, _ in statuses[:2]] == [200, 200]
     assert (429, {"error": "Too Many Requests"}) in statuses
+
+
+def test_a_throttled_validator_answers_503_with_retry_after(local_only):
+    # With no validator instance free, Lambda throttles the invoke and API Gateway calls it an integration
+    # failure: the module answers it "retry later", not 500 "Internal server error".
+    deployment = local_only
+    lambda_client = deployment.client("lambda")
+    name = deployment.outputs["validator_function_name"]
+    reserved = lambda_client.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"]
+    data = json.dumps(sample("payment")).encode()
+    request = urllib.request.Request(deployment.url, data=data, method="POST",
+                                     headers={"Content-Type": "application/json", **signing.headers(deployment.secret, data)})
+    lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    try:
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(request, timeout=15)
+    finally:
+        lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
+    assert (answer.value.code, answer.value.headers["Retry-After"], answer.value.headers["Content-Type"]) == (
+        503, "1", "application/json")
+    assert json.loads(answer.value.read()) == {"error": "Service temporarily unavailable, please retry"}

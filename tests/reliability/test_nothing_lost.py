@@ -21,18 +21,15 @@ import pytest
 
 from tapctl.config import QUEUE_OUTPUTS
 from tests.support import TRANSACTION_TYPES, sample
+from tests.support import deliver as retrying
 
 LOAD = int(os.environ.get("RELIABILITY_LOAD_COUNT", "2000"))
+RACE_EVENTS = 200  # each sent by 20 senders at once
 
 
-def deliver(deployment, event, attempts=50):
-    """Send like a webhook sender: signed, and a 5xx (throttled or failed) retried until a definite answer."""
-    for _ in range(attempts):
-        status, body, _ = deployment.post(event)
-        if status < 500:
-            return status, body
-        time.sleep(0.05)
-    return status, body
+def deliver(deployment, event):
+    """Send like a webhook sender: signed, and a 5xx (throttled or failed) retried with back-off."""
+    return retrying(deployment.post, event)
 
 
 class Collector:
@@ -142,7 +139,7 @@ def closed_port():
 
 def test_duplicate_races_give_one_200_and_one_message_per_event(clean):
     deployment = clean
-    events = [sample(TRANSACTION_TYPES[number % 3]) for number in range(100)]
+    events = [sample(TRANSACTION_TYPES[number % 3]) for number in range(RACE_EVENTS)]
     deliveries = [event for event in events for _ in range(20)]
     with ThreadPoolExecutor(max_workers=20) as pool:
         answers = list(pool.map(lambda event: (event["event_id"], deliver(deployment, event)[0]), deliveries))

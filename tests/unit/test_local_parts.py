@@ -95,6 +95,17 @@ def test_gateway_errors_render_the_deployed_templates_as_json():
     assert (status, json.loads(body)) == (429, {"message": "Too Many Requests"})  # no template: API Gateway's own
 
 
+def test_an_integration_failure_answers_the_deployed_status_and_headers():
+    responses = {"INTEGRATION_FAILURE": {
+        "responseType": "INTEGRATION_FAILURE", "statusCode": "503",
+        "responseParameters": {"gatewayresponse.header.Retry-After": "'1'", "gatewayresponse.header.X": "method.x"},
+        "responseTemplates": {"application/json": '{"error": "Service temporarily unavailable, please retry"}'}}}
+    status, headers, body = gateway.Gateway._error(None, route(responses), "INTEGRATION_FAILURE", 500,
+                                                   "Internal server error")
+    assert (status, headers) == (503, {"Content-Type": "application/json", "Retry-After": "1"})
+    assert json.loads(body) == {"error": "Service temporarily unavailable, please retry"}
+
+
 def test_the_token_bucket_admits_its_burst_then_its_rate():
     bucket = gateway.Bucket(burst=2, rate=1.0, tokens=2)
     assert [bucket.take(), bucket.take(), bucket.take()] == [True, True, False]
