@@ -2,20 +2,33 @@
 PutItem and released only by the request that claimed it. Each record is also the event's outbox entry:
 until the router confirms the message is in its queue, the record holds the message and a "not yet
 routed" mark (``pending_due``), which a sparse index makes findable for the sweeper (handlers/sweeper.py).
+This module owns every read and write of the table.
 
 The record's life:
 
     absent / expired --claim: PutItem(condition holds)--> held by this request, pending (message, due time)
-    pending --router: SendMessage, then clear--> routed: mark and message removed (the body is financial
-        data: the table keeps only what de-duplication needs); kept until expires_at (now + 30 days)
+    pending --router: start routing (a lease: routing_until), SendMessage, then clear--> routed: mark,
+        lease and message removed; kept until expires_at (now + 30 days)
+    pending, leased by a live router --another hand-over of it--> nothing: the lease holder sends it
+    routed --another hand-over of it (a slow first one, a sweep, a replay)--> nothing: sent once
     pending, due time past (the validator died before handing over) --sweeper--> handed over again
     held --hand-over failed--> release: DeleteItem(request_id = ours) --> absent: the sender's retry is accepted
     held by anyone, not expired --claim: PutItem(condition fails)--> Duplicate, nothing else called
+
+A routed record keeps only what de-duplication and ``tapctl trace`` need: event_id, received_at,
+transaction_type, expires_at and the request that claimed it. The message (the body, financial data)
+lives in the record only while it is pending.
 
 ``expires_at < :now`` in the condition matters because TTL deletion lags: an expired record must not
 turn a legitimate re-delivery into a duplicate. A PutItem whose answer was lost is retried by botocore
 and then fails its condition on this request's own record: the failure returns the record
 (ReturnValuesOnConditionCheckFailure), so the claim still succeeds, at no extra call.
+
+The lease makes a hand-over idempotent: Lambda may run the router twice for one event (the sweeper handed
+over a hand-over that was only queued behind a busy router, a retry, a replay), and only the invocation
+holding the lease sends. A router that dies holding it leaves the record pending; the lease runs out
+and the sweeper hands the event over again, so only a process that actually died can cause a second
+message.
 """
 
 import zlib
@@ -33,7 +46,13 @@ PENDING_SHARDS = ("p0", "p1", "p2", "p3")
 # How long after its record a hand-over counts as lost. The router confirms within milliseconds; an
 # asynchronous retry of the router comes after a minute on AWS, and may then deliver a second time.
 PENDING_GRACE_SECONDS = 30
-OUTBOX_ATTRIBUTES = ("pending_shard", "pending_due", "pending_attempts", "message_body")
+ROUTING_LEASE_ATTRIBUTE = "routing_until"
+OUTBOX_ATTRIBUTES = ("pending_shard", "pending_due", "pending_attempts", "message_body", ROUTING_LEASE_ATTRIBUTE)
+# The condition of starting to route: the record of this delivery, still pending, and no live lease.
+ROUTABLE_CONDITION = (
+    f"received_at = :received_at AND attribute_exists(message_body)"
+    f" AND (attribute_not_exists({ROUTING_LEASE_ATTRIBUTE}) OR {ROUTING_LEASE_ATTRIBUTE} < :now)"
+)
 
 
 def shard(event_id):
@@ -48,6 +67,10 @@ class StoreUnavailable(Exception):
     """DynamoDB could not be asked (the cause is chained)."""
 
 
+class NotRoutable(Exception):
+    """This hand-over must not send: the event is routed already, or being routed, or not this delivery's."""
+
+
 class Records:
     def __init__(self, table, client):
         self.table = table
@@ -59,8 +82,6 @@ class Records:
         item = {
             "event_id": {"S": event["event_id"]},
             "transaction_type": {"S": event["transaction_type"]},
-            "amount": {"N": str(event["amount"])},
-            "timestamp": {"S": event["timestamp"]},
             "received_at": {"S": received_at},
             TTL_ATTRIBUTE: {"N": str(int(now) + DEDUP_TTL_SECONDS)},
             "request_id": {"S": request},
@@ -100,6 +121,41 @@ class Records:
             return False
         return True
 
+    def start_routing(self, event_id, *, received_at, now, lease_seconds):
+        """Take the lease on routing this delivery of the event; its end (epoch seconds), or ``NotRoutable``
+        naming why not, or ``StoreUnavailable``."""
+        until = int(now) + lease_seconds
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"event_id": {"S": event_id}},
+                UpdateExpression=f"SET {ROUTING_LEASE_ATTRIBUTE} = :until",
+                ConditionExpression=ROUTABLE_CONDITION,
+                ExpressionAttributeValues={":received_at": {"S": received_at}, ":now": {"N": str(int(now))},
+                                           ":until": {"N": str(until)}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise StoreUnavailable(error) from error
+            raise NotRoutable(_why_not_routable(error.response.get("Item"), received_at)) from None
+        except BotoCoreError as error:
+            raise StoreUnavailable(error) from error
+        return until
+
+    def stop_routing(self, event_id, *, until):
+        """Give the lease back after a failed send, so Lambda's retry of the router may take it at once."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"event_id": {"S": event_id}},
+                UpdateExpression=f"REMOVE {ROUTING_LEASE_ATTRIBUTE}",
+                ConditionExpression=f"{ROUTING_LEASE_ATTRIBUTE} = :until",
+                ExpressionAttributeValues={":until": {"N": str(until)}},
+            )
+        except (ClientError, BotoCoreError):
+            pass  # the lease runs out by itself
+
     def clear(self, event_id, *, received_at):
         """The router's confirmation: the message is in its queue, so the record is no longer pending and
         keeps no copy of it. Only the record of this delivery (``received_at``); None when done, else why not."""
@@ -117,3 +173,45 @@ class Records:
         except BotoCoreError as error:
             return type(error).__name__
         return None
+
+    # -- the sweeper's view ---------------------------------------------------------------------------
+
+    def due(self, shard, *, now, limit):
+        """The pending records of ``shard`` whose due time has passed (through the sparse index)."""
+        return self.client.query(
+            TableName=self.table,
+            IndexName=PENDING_INDEX,
+            KeyConditionExpression="pending_shard = :shard AND pending_due < :now",
+            ExpressionAttributeValues={":shard": {"S": shard}, ":now": {"N": str(int(now))}},
+            Limit=limit,
+        ).get("Items", [])
+
+    def postpone(self, item, *, now, next_due):
+        """Move a due record's due time on and count the hand-over, only if it is still the one ``due`` read
+        and no router holds its lease; False when another sweeper or a router got there first."""
+        attempts = int(item.get("pending_attempts", {}).get("N", "0"))
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"event_id": item["event_id"]},
+                UpdateExpression="SET pending_due = :next, pending_attempts = :attempts",
+                ConditionExpression=(f"pending_due = :due AND (attribute_not_exists({ROUTING_LEASE_ATTRIBUTE})"
+                                     f" OR {ROUTING_LEASE_ATTRIBUTE} < :now)"),
+                ExpressionAttributeValues={":next": {"N": str(int(next_due))}, ":attempts": {"N": str(attempts + 1)},
+                                           ":due": item["pending_due"], ":now": {"N": str(int(now))}},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+def _why_not_routable(item, received_at):
+    if not item:
+        return "no record of this delivery (released after a failed hand-over, or expired)"
+    if item.get("received_at") != {"S": received_at}:
+        return "the record is another delivery's"
+    if "message_body" not in item:
+        return "already routed"
+    return "being routed by another invocation"

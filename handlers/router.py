@@ -2,17 +2,20 @@
 
 Invoked asynchronously by the validator (or the outbox sweeper, or tapctl replay-failures) with
 ``{"message_body": "<the event as JSON text>"}``. The text is sent to SQS unchanged, so amounts arrive
-exactly as the sender wrote them. Every failure to send raises: Lambda then retries the invocation and
-finally hands it to the on-failure destination, so no event is ever swallowed here. Once the message is
-in its queue, the event's record stops being pending (handlers/records.py); if that confirmation fails,
-the sweeper hands the event over once more, so it may arrive twice but is never lost.
+exactly as the sender wrote them. Before sending, the router takes the event's routing lease in its
+record (handlers/records.py): a second hand-over of the same event (a sweep of a hand-over that was only
+queued, a replay of one that was routed meanwhile) finds the lease taken or the record routed and sends
+nothing. Every failure to send raises: Lambda then retries the invocation and finally hands it to the
+on-failure destination, so no event is ever swallowed here. Once the message is in its queue, the
+event's record stops being pending; if that confirmation fails, the sweeper hands the event over once
+more, so it may arrive twice but is never lost.
 """
 
-import json
 import os
 import time
 
 from handlers import records, runtime
+from handlers.event import Rejected, parse_body
 
 FUNCTION = "event-router"
 TABLE_ENV = "DYNAMODB_TABLE"
@@ -21,53 +24,76 @@ QUEUE_URL_ENV = {
     "refund": "REFUNDS_QUEUE_URL",
     "dispute": "DISPUTES_QUEUE_URL",
 }
+# The lease covers its own UpdateItem, SendMessage and the confirmation, each at its worst case: a router
+# holding it is either done or dead when it runs out.
+LEASE_SECONDS = 3 * runtime.CALL_WORST_CASE_S
 
 
 class RoutingError(Exception):
     """The event cannot be routed as it stands; raised so that Lambda's retries and destination take over."""
 
 
-def route(payload):
-    """Send one event to its queue; return ``(event_id, queue_url, message_id)``."""
+def message(payload):
+    """The hand-over's message: ``(text, event, queue URL)``, or ``RoutingError``. The text is read with
+    the validator's own parser (handlers.event), so whatever the validator accepted is routable."""
     body = payload.get("message_body") if isinstance(payload, dict) else None
     if not isinstance(body, str):
         raise RoutingError("payload has no message_body text")
     try:
-        event = json.loads(body)
-    except ValueError as exc:
-        raise RoutingError(f"message_body is not JSON: {exc}") from None
-    if not isinstance(event, dict) or not isinstance(event.get("event_id"), str):
+        event = parse_body(body)
+    except Rejected as rejected:
+        raise RoutingError(f"message_body is not JSON the validator accepts: {rejected.error}") from None
+    if not isinstance(event.get("event_id"), str):
         raise RoutingError("message_body has no event_id")
-    event_id = event["event_id"]
     transaction_type = event.get("transaction_type")
     variable = QUEUE_URL_ENV.get(transaction_type) if isinstance(transaction_type, str) else None
     if variable is None:
-        raise RoutingError(f"unknown transaction_type {transaction_type!r} for event {event_id}")
+        raise RoutingError(f"unknown transaction_type {transaction_type!r} for event {event['event_id']}")
     queue_url = os.environ.get(variable)
     if not queue_url:
         raise RoutingError(f"{variable} is not set")
+    if not isinstance(event.get("received_at"), str):
+        raise RoutingError(f"message_body of event {event['event_id']} has no received_at")
+    return body, event, queue_url
+
+
+def send(body, event, queue_url):
+    """Put the message on its queue; its SQS message id."""
     answer = runtime.client("sqs").send_message(
         QueueUrl=queue_url,
         MessageBody=body,
         MessageAttributes={
-            "event_id": {"DataType": "String", "StringValue": event_id},
-            "transaction_type": {"DataType": "String", "StringValue": transaction_type},
+            "event_id": {"DataType": "String", "StringValue": event["event_id"]},
+            "transaction_type": {"DataType": "String", "StringValue": event["transaction_type"]},
         },
     )
-    return event_id, queue_url, answer["MessageId"], event.get("received_at")
+    return answer["MessageId"]
 
 
-def confirm(event_id, received_at):
-    """Clear the record's pending mark; None when done, else why not (the sweeper will hand over again)."""
+def route(payload, *, now):
+    """Send one event to its queue once, whatever the number of hand-overs; return ``(event_id, queue_url,
+    message_id, why not confirmed)``, or raise ``records.NotRoutable`` when this hand-over must not send."""
+    body, event, queue_url = message(payload)
     table = os.environ.get(TABLE_ENV)
-    if not table or not isinstance(received_at, str):
-        return "no table or received_at to confirm with"
-    return records.Records(table, runtime.client("dynamodb")).clear(event_id, received_at=received_at)
+    if not table:
+        raise RoutingError(f"{TABLE_ENV} is not set")
+    store = records.Records(table, runtime.client("dynamodb"))
+    event_id, received_at = event["event_id"], event["received_at"]
+    try:
+        until = store.start_routing(event_id, received_at=received_at, now=now, lease_seconds=LEASE_SECONDS)
+    except records.StoreUnavailable as failure:
+        raise RoutingError(f"the record cannot be read: {failure}") from None
+    try:
+        message_id = send(body, event, queue_url)
+    except Exception:
+        store.stop_routing(event_id, until=until)
+        raise
+    return event_id, queue_url, message_id, store.clear(event_id, received_at=received_at)
 
 
 def _event_id_of(payload):
     try:
-        event_id = json.loads(payload["message_body"]).get("event_id")
+        event_id = parse_body(payload["message_body"]).get("event_id")
     except Exception:  # only for the log line: the failure itself is reported by route()
         return None
     return event_id if isinstance(event_id, str) else None
@@ -81,7 +107,11 @@ def lambda_handler(event, context):
         "started": started,
     }
     try:
-        event_id, queue_url, message_id, received_at = route(event)
+        event_id, queue_url, message_id, unconfirmed = route(event, now=time.time())
+    except records.NotRoutable as reason:
+        # Another hand-over of this event sends (or sent) it: this one is done, and must not be retried.
+        runtime.log_invocation(**log, event_id=_event_id_of(event), outcome="skipped", status=200, reason=str(reason))
+        return {"event_id": _event_id_of(event), "skipped": str(reason)}
     except Exception as exc:
         runtime.log_invocation(
             **log,
@@ -91,7 +121,6 @@ def lambda_handler(event, context):
             error=f"{type(exc).__name__}: {exc}",
         )
         raise
-    unconfirmed = confirm(event_id, received_at)
     # The queue and the message id let an operator follow the event (tapctl trace) without reading the queue.
     runtime.log_invocation(**log, event_id=event_id, outcome="routed", status=200,
                            queue=queue_url.rsplit("/", 1)[-1], message_id=message_id,

@@ -45,6 +45,15 @@ def reset_clients():
     _clients.clear()
 
 
+def hand_over(lambda_client, router, message_body):
+    """Invoke the router asynchronously with one event's message (the validator's and the sweeper's
+    hand-over); raises unless Lambda queued it (202)."""
+    answer = lambda_client.invoke(FunctionName=router, InvocationType="Event",
+                                  Payload=json.dumps({"message_body": message_body}, ensure_ascii=False).encode("utf-8"))
+    if answer.get("StatusCode") != 202:
+        raise RuntimeError(f"router invoke answered {answer.get('StatusCode')}")
+
+
 def function_name(context, default):
     return getattr(context, "function_name", None) or os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or default
 

@@ -5,15 +5,16 @@ hand-over should have happened) and the message itself; the router removes both 
 its queue. A validator that died between its record and its hand-over (out of memory, a crash, a
 recycled sandbox: nothing it could catch) leaves the mark behind. Every minute this function finds the
 marks past due through a sparse index (only pending records are in it, so no scan) and invokes the
-router with the stored message. Delivery is at least once: a hand-over that was only slow can be
-delivered twice, and consumers de-duplicate on event_id.
+router with the stored message. A hand-over that was only slow (queued behind a busy router) is not
+sent twice: the router sends an event once, however often it is handed over.
 
 Each record it hands over gets a later due time first (a conditional update: two sweepers never hand
-over the same record twice in one round), so a router that keeps failing is retried with a growing
-pause; from the fifth try the record is reported as ``stuck`` (an alarm) and retried hourly.
+over the same record twice in one round, and a record whose router holds the routing lease is left to
+it), so a router that keeps failing is retried with a growing pause; from the fifth try the record is
+reported as ``stuck`` (an alarm) and retried hourly. One run hands over at most ``MAX_HANDOVERS``: a
+backlog after an outage drains over a few minutes instead of flooding the router at once.
 """
 
-import json
 import os
 import time
 
@@ -25,7 +26,8 @@ FUNCTION = "outbox-sweeper"
 TABLE_ENV = "DYNAMODB_TABLE"
 ROUTER_ENV = "ROUTER_LAMBDA_NAME"
 ENVIRONMENT = (TABLE_ENV, ROUTER_ENV)
-BATCH = 100  # records per shard and run; a backlog larger than that takes more than one run
+MAX_HANDOVERS = 200  # per run (every minute); what is left is due in the next run
+BATCH = MAX_HANDOVERS // len(records.PENDING_SHARDS)  # records read per shard and run
 STUCK_AFTER = 5  # hand-overs before a record is reported as stuck
 
 
@@ -35,25 +37,19 @@ def backoff(attempts):
 
 
 def sweep(*, table, router, now, dynamodb, lambda_client):
-    """Hand over every record past due; return the counts."""
+    """Hand over every record past due, up to ``MAX_HANDOVERS``; return the counts."""
+    store = records.Records(table, dynamodb)
     found = handed = failed = stuck = 0
     for shard in records.PENDING_SHARDS:
-        answer = dynamodb.query(
-            TableName=table,
-            IndexName=records.PENDING_INDEX,
-            KeyConditionExpression="pending_shard = :shard AND pending_due < :now",
-            ExpressionAttributeValues={":shard": {"S": shard}, ":now": {"N": str(int(now))}},
-            Limit=BATCH,
-        )
-        for item in answer.get("Items", []):
+        for item in store.due(shard, now=now, limit=BATCH):
             found += 1
             attempts = int(item.get("pending_attempts", {}).get("N", "0"))
-            if not _claim(dynamodb, table, item, attempts, now):
-                continue  # another sweeper has it, or the router has just cleared it
+            if not store.postpone(item, now=now, next_due=now + backoff(attempts)):
+                continue  # another sweeper has it, a router holds its lease, or it has just been routed
             if attempts + 1 >= STUCK_AFTER:
                 stuck += 1
             try:
-                _hand_over(lambda_client, router, item["message_body"]["S"])
+                runtime.hand_over(lambda_client, router, item["message_body"]["S"])
                 handed += 1
                 outcome = "stuck" if attempts + 1 >= STUCK_AFTER else "handed_over"
                 error = None
@@ -64,31 +60,6 @@ def sweep(*, table, router, now, dynamodb, lambda_client):
                                    status=200 if error is None else 503, started=time.perf_counter(), error=error,
                                    attempts=attempts + 1)
     return {"found": found, "handed_over": handed, "failed": failed, "stuck": stuck}
-
-
-def _claim(dynamodb, table, item, attempts, now):
-    """Move the record's due time on, only if it is still the one this run read."""
-    try:
-        dynamodb.update_item(
-            TableName=table,
-            Key={"event_id": item["event_id"]},
-            UpdateExpression="SET pending_due = :next, pending_attempts = :attempts",
-            ConditionExpression="pending_due = :due",
-            ExpressionAttributeValues={":next": {"N": str(int(now) + backoff(attempts))},
-                                       ":attempts": {"N": str(attempts + 1)}, ":due": item["pending_due"]},
-        )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
-
-
-def _hand_over(lambda_client, router, message_body):
-    answer = lambda_client.invoke(FunctionName=router, InvocationType="Event",
-                                  Payload=json.dumps({"message_body": message_body}, ensure_ascii=False).encode("utf-8"))
-    if answer.get("StatusCode") != 202:
-        raise RuntimeError(f"router invoke answered {answer.get('StatusCode')}")
 
 
 def lambda_handler(event, context):

@@ -113,13 +113,7 @@ def _hand_over(router, body, seconds_left):
     left = seconds_left()
     if left < 2 * runtime.CALL_WORST_CASE_S:
         raise RuntimeError(f"{left:.1f} s left: too little to hand over and, if that fails, to roll back")
-    answer = runtime.client("lambda").invoke(
-        FunctionName=router,
-        InvocationType="Event",
-        Payload=json.dumps({"message_body": body}, ensure_ascii=False).encode("utf-8"),
-    )
-    if answer.get("StatusCode") != 202:
-        raise RuntimeError(f"router invoke answered {answer.get('StatusCode')}")
+    runtime.hand_over(runtime.client("lambda"), router, body)
 
 
 # -- the handler -------------------------------------------------------------------------------------

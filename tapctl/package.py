@@ -21,7 +21,7 @@ SHARED = ("handlers/__init__.py", "handlers/runtime.py")
 FUNCTIONS = {
     "webhook-validator": SHARED + ("handlers/event.py", "handlers/records.py", "handlers/signature.py",
                                    "handlers/signing_keys.py", "handlers/validator.py"),
-    "event-router": SHARED + ("handlers/records.py", "handlers/router.py"),
+    "event-router": SHARED + ("handlers/event.py", "handlers/records.py", "handlers/router.py"),
     "outbox-sweeper": SHARED + ("handlers/records.py", "handlers/sweeper.py"),
 }
 MANIFEST = "manifest.json"

@@ -261,6 +261,13 @@ class Pool:
         self.busy = 0
         self.lock = threading.Condition()
 
+    def resize(self, config):
+        limit = config.reserved if config.reserved is not None else DEFAULT_CONCURRENCY
+        if limit != self.limit:
+            with self.lock:
+                self.limit = limit
+                self.lock.notify_all()
+
     def acquire(self, wait):
         with self.lock:
             while self.busy >= self.limit:
@@ -348,6 +355,7 @@ class LambdaRuntime:
                     self.pools.pop(key).close()  # a redeployed function gets new containers
                 ship = self.shipper.put if self.shipper else None
                 pool = self.pools[config.key] = Pool(config, self._unpack(config), self.base_env, self._log(name), ship)
+        pool.resize(config)  # a changed reservation applies at once, to the containers already warm
         return pool
 
     def _unpack(self, config):

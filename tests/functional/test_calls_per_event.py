@@ -40,7 +40,9 @@ def test_the_validator_makes_two_calls_for_a_new_event_one_for_a_duplicate_none_
     assert operations(calls, validator.lambda_handler, proxy_event(event, secret=signing.new_secret())) == []
 
 
-def test_the_router_makes_two_calls_per_event_send_and_confirm(calls, pipeline):
+def test_the_router_makes_three_calls_per_event_lease_send_and_confirm(calls, pipeline):
     validator.lambda_handler(proxy_event(sample("refund")), Context())
     payload = pipeline.invokes[-1]["payload"]
-    assert operations(calls, router.lambda_handler, payload) == ["sqs.SendMessage", "dynamodb.UpdateItem"]
+    assert operations(calls, router.lambda_handler, payload) == [
+        "dynamodb.UpdateItem", "sqs.SendMessage", "dynamodb.UpdateItem"]
+    assert operations(calls, router.lambda_handler, payload) == ["dynamodb.UpdateItem"]  # routed: one call

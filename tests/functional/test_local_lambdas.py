@@ -76,6 +76,18 @@ def runtime(tmp_path, aws):
     runtime.close()
 
 
+def wait_until(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def in_flight(runtime, name):
+    """Invocations of ``name`` holding a container now."""
+    return sum(pool.busy for key, pool in list(runtime.pools.items()) if key[0] == name)
+
+
 def test_a_warm_container_keeps_module_state_and_the_environment(runtime):
     runtime.configure("fn")
     assert runtime.invoke("fn", {}) == (True, {"calls": 1, "greeting": "hello", "function": "fn"})
@@ -102,12 +114,22 @@ def test_beyond_reserved_concurrency_a_sync_invoke_is_throttled(runtime):
     threads = [threading.Thread(target=runtime.invoke, args=("fn", {"sleep": 1})) for _ in range(2)]
     for thread in threads:
         thread.start()
-    time.sleep(0.5)
+    wait_until(lambda: in_flight(runtime, "fn") == 2)
     with pytest.raises(Throttled):
         runtime.invoke("fn", {})
     for thread in threads:
         thread.join()
     assert runtime.invoke("fn", {})[0]
+
+
+def test_a_changed_reservation_applies_to_the_warm_containers_at_once(runtime):
+    runtime.configure("fn")
+    assert runtime.invoke("fn", {})[0]
+    runtime.configure("fn", reserved=0)  # as put_function_concurrency(0): every invoke is throttled
+    with pytest.raises(Throttled):
+        runtime.invoke("fn", {})
+    runtime.configure("fn", reserved=2)
+    assert runtime.invoke("fn", {})[1]["calls"] == 2  # the same warm container
 
 
 def test_a_changed_zip_is_refused_when_it_does_not_match_its_sha(runtime):
@@ -133,8 +155,9 @@ def test_async_failures_are_retried_then_sent_to_the_destination(runtime):
 def test_async_success_sends_nothing_to_the_destination(runtime):
     runtime.configure("fn")
     runtime.invoke_async("fn", {"id": "evt-2"})
-    time.sleep(1)
-    assert runtime.failures == []
+    wait_until(lambda: runtime.counters.values["fn"]["Invocations"] == 1)
+    runtime.background.shutdown(wait=True)  # the async invocation has finished: no retry, no destination
+    assert (runtime.counters.values["fn"]["Invocations"], runtime.failures) == (1, [])
 
 
 def test_what_a_function_prints_reaches_cloudwatch_logs_one_stream_per_container(runtime):
@@ -158,7 +181,7 @@ def test_invocations_errors_and_throttles_are_counted_for_cloudwatch(runtime):
     runtime.invoke("fn", {"fail": True})
     blocker = threading.Thread(target=runtime.invoke, args=("fn", {"sleep": 0.5}))
     blocker.start()
-    time.sleep(0.2)
+    wait_until(lambda: in_flight(runtime, "fn") == 1)
     with pytest.raises(Throttled):
         runtime.invoke("fn", {})
     blocker.join()

@@ -56,7 +56,7 @@ def test_a_routed_event_is_no_longer_pending_and_its_body_is_gone(pipeline):
     assert record["received_at"] and record["expires_at"]  # de-duplication keeps working
 
 
-def test_a_confirmation_for_another_delivery_leaves_the_record_alone(pipeline):
+def test_a_hand_over_of_another_delivery_sends_nothing_and_leaves_the_record_alone(pipeline):
     event = sample("refund")
     accept(event)
     payload = pipeline.invokes[-1]["payload"]
@@ -64,8 +64,56 @@ def test_a_confirmation_for_another_delivery_leaves_the_record_alone(pipeline):
     stale["received_at"] = "2026-01-01T00:00:00.000Z"  # the record of an expired, earlier delivery
     pipeline.invokes.append({"payload": {"message_body": json.dumps(stale)}})
     line = route(pipeline)
-    assert line["confirmation"] == "failed: the record is another delivery's"
+    assert (line["outcome"], line["status"], line["reason"]) == ("skipped", 200, "the record is another delivery's")
+    assert pipeline.messages("refund") == []
     assert event["event_id"] in pending(pipeline)
+
+
+def test_a_second_hand_over_of_a_routed_event_sends_nothing(pipeline):
+    # The router was behind: the sweeper handed the event over again while the first hand-over was queued.
+    event = sample("payment")
+    accept(event)
+    first = pipeline.invokes[-1]
+    sweep(pipeline, time.time() + records.PENDING_GRACE_SECONDS + 1)
+    assert len(pipeline.invokes) == 2 and pipeline.invokes[-1]["payload"] == first["payload"]
+    assert route(pipeline)["outcome"] == "routed"
+    pipeline.invokes.append(first)
+    line = route(pipeline)
+    assert (line["outcome"], line["reason"]) == ("skipped", "already routed")
+    assert [json.loads(m["Body"])["event_id"] for m in pipeline.messages("payment")] == [event["event_id"]]
+
+
+def test_while_a_router_holds_the_lease_no_other_hand_over_sends(pipeline):
+    event = sample("dispute")
+    accept(event)
+    message = json.loads(pipeline.invokes[-1]["payload"]["message_body"])
+    store = records.Records(pipeline.table, runtime.client("dynamodb"))
+    due = time.time() + records.PENDING_GRACE_SECONDS + 1
+    # A router that started late (its queue was long), took the lease a moment before the sweep, and died.
+    until = store.start_routing(event["event_id"], received_at=message["received_at"], now=due - 5,
+                                lease_seconds=router.LEASE_SECONDS)
+    line = route(pipeline)
+    assert (line["outcome"], line["reason"]) == ("skipped", "being routed by another invocation")
+    assert sweep(pipeline, due)[0]["handed_over"] == 0  # the lease still holds: the sweeper waits
+    assert pipeline.messages("dispute") == []
+    # Once the lease has run out, the next sweep hands the event over and it is sent, once.
+    pipeline.invokes.clear()
+    assert sweep(pipeline, until + 1)[0]["handed_over"] == 1
+    router.route(pipeline.invokes[-1]["payload"], now=until + 1)
+    assert len(pipeline.messages("dispute")) == 1
+
+
+def test_a_failed_send_gives_the_lease_back_for_lambdas_retry(pipeline, monkeypatch, unused_port):
+    event = sample("payment")
+    accept(event)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", f"http://127.0.0.1:{unused_port}")
+    runtime.reset_clients()
+    with pytest.raises(Exception, match="Could not connect"):
+        route(pipeline)
+    assert records.ROUTING_LEASE_ATTRIBUTE not in pipeline.record(event["event_id"])
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SQS")
+    runtime.reset_clients()
+    assert route(pipeline)["outcome"] == "routed"  # Lambda's retry, at once
 
 
 def test_the_sweeper_hands_over_only_what_is_past_due(pipeline):
@@ -116,7 +164,7 @@ def test_a_record_that_keeps_failing_is_reported_as_stuck(pipeline):
 def test_a_router_that_cannot_be_invoked_is_a_failed_hand_over_retried_later(pipeline, monkeypatch):
     event = sample("refund")
     accept(event)
-    monkeypatch.setattr(sweeper, "_hand_over", lambda *args: (_ for _ in ()).throw(RuntimeError("router invoke answered 500")))
+    monkeypatch.setattr(runtime, "hand_over", lambda *args: (_ for _ in ()).throw(RuntimeError("router invoke answered 500")))
     counts, lines = sweep(pipeline, time.time() + records.PENDING_GRACE_SECONDS + 1)
     assert (counts["failed"], lines[0]["outcome"], lines[0]["status"]) == (1, "handover_failed", 503)
     assert event["event_id"] in pending(pipeline)  # still pending, due again later

@@ -3,7 +3,6 @@
 import json
 import threading
 import time
-from decimal import Decimal
 
 import boto3
 import pytest
@@ -33,14 +32,12 @@ def test_valid_event_is_accepted_recorded_and_handed_to_the_router(pipeline, tra
     record = {key: stored.deserialize(value) for key, value in item.items()}
     assert record["event_id"] == event["event_id"]
     assert record["transaction_type"] == transaction_type
-    assert record["timestamp"] == event["timestamp"]
-    assert record["amount"] == Decimal(str(event["amount"])) and isinstance(record["amount"], Decimal)
     assert abs(int(record["expires_at"]) - (before + 30 * 24 * 3600)) <= 1
     assert record["received_at"].endswith("Z")
     assert set(record) == {
-        "event_id", "transaction_type", "amount", "timestamp", "received_at", "expires_at", "request_id",
+        "event_id", "transaction_type", "received_at", "expires_at", "request_id",
         "pending_shard", "pending_due", "message_body",  # the outbox entry, until the router confirms
-    }
+    }  # the amount and the rest of the body only inside the message: gone once the event is routed
     assert int(record["pending_due"]) == int(float(record["expires_at"])) - 30 * 24 * 3600 + 30
 
     [invoke] = pipeline.invokes
@@ -59,7 +56,7 @@ def test_amount_is_stored_exactly(pipeline):
     event = sample("payment")
     body = json.dumps(event).replace('"amount": 149.99', '"amount": 1234567890123456789.0123456789')
     assert deliver(body)[0] == 200
-    assert pipeline.record(event["event_id"])["amount"] == {"N": "1234567890123456789.0123456789"}
+    assert '"amount":1234567890123456789.0123456789' in pipeline.record(event["event_id"])["message_body"]["S"]
     assert '"amount":1234567890123456789.0123456789' in pipeline.invokes[0]["payload"]["message_body"]
 
 
