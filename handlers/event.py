@@ -9,9 +9,10 @@ Checks the schema cannot express are marked "beyond the schema" below.
 import base64
 import binascii
 import json
+import math
 import re
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 # Mirrors of the schema file, checked against it by tests/unit/test_contract.py.
 REQUIRED_FIELDS = ("event_id", "transaction_type", "amount", "timestamp")
@@ -29,6 +30,14 @@ MAX_DEPTH = 32  # DynamoDB's own nesting limit; also bounds the recursion of ser
 AMOUNT_MAX_DIGITS = 38
 AMOUNT_MIN_EXPONENT = -130
 AMOUNT_MAX_EXPONENT = 125
+
+# Beyond the schema: every number must read back in the router (this module's parser) and in consumers'
+# parsers (Python's int stops at 4 300 digits; a double overflows past 1.8E+308). 100 characters hold any
+# amount, id or count a provider sends.
+MAX_NUMBER_CHARS = 100
+# Beyond the schema: SQS carries only these characters (its message and attribute values); JSON escapes
+# the rest of the body's control characters itself.
+_NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 _TIMESTAMP = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]{1,9})?(Z|([+-])([0-9]{2}):([0-9]{2}))"
@@ -68,14 +77,40 @@ def _unique_keys(pairs):
     return obj
 
 
-# Numbers become Decimal, so amounts stay exact and huge integers never hit int's digit limit.
+def _number(text):
+    """A JSON number as an exact Decimal, or ``Rejected`` when it cannot be read back everywhere."""
+    if len(text) <= MAX_NUMBER_CHARS:
+        try:
+            value = Decimal(text)
+        except InvalidOperation:  # an exponent beyond what decimal holds (about 1E+999999999999999999)
+            value = None
+        if value is not None:
+            as_double = float(value)
+            if math.isfinite(as_double) and (as_double != 0 or not value):
+                return value
+    raise _bad_request(
+        f"Request body has a number JSON parsers cannot read back: {_shorten(text)[1:-1]}"
+        f" (at most {MAX_NUMBER_CHARS} characters, within a double's range of about 1E-308 to 1.8E+308)"
+    )
+
+
+# Numbers become Decimal, so amounts stay exact: the validator and the router read a body with this one
+# decoder (``parse_body``), so whatever the validator accepts, the router reads.
 _DECODER = json.JSONDecoder(
-    parse_float=Decimal,
-    parse_int=Decimal,
+    parse_float=_number,
+    parse_int=_number,
     parse_constant=_reject_constant,
     object_pairs_hook=_unique_keys,
 )
-_encode_string = json.encoder.encode_basestring  # JSON string literal, non-ASCII kept as is
+_encode_basestring = json.encoder.encode_basestring  # JSON string literal, non-ASCII kept as is
+
+
+def _encode_string(text):
+    literal = _encode_basestring(text)
+    # U+FFFE and U+FFFF are JSON text but not SQS text: escaped, they arrive as the same string.
+    if "\ufffe" in literal or "\uffff" in literal:
+        literal = literal.replace("\ufffe", "\\ufffe").replace("\uffff", "\\uffff")
+    return literal
 
 
 def _shorten(text, limit=40):
@@ -129,6 +164,8 @@ def parse_body(text):
     except ValueError as exc:
         detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
         raise _bad_request(f"Request body is not valid JSON: {detail}") from None
+    except ArithmeticError as exc:  # a decimal signal _number did not foresee: still the sender's input
+        raise _bad_request(f"Request body has a number that cannot be read: {type(exc).__name__}") from None
     if not isinstance(value, dict):
         raise _bad_request("Request body must be a JSON object")
     return value
@@ -152,6 +189,9 @@ def validate(body):
         raise _bad_request("event_id must be a non-empty string")
     if len(event_id) > EVENT_ID_MAX_LENGTH:
         raise _bad_request(f"event_id must be at most {EVENT_ID_MAX_LENGTH} characters")
+    unsendable = _NOT_SQS_TEXT.search(event_id)
+    if unsendable:  # beyond the schema: the event_id travels raw as an SQS message attribute
+        raise _bad_request(f"event_id contains a character SQS cannot carry: U+{ord(unsendable.group()):04X}")
 
     if not isinstance(body["transaction_type"], str) or body["transaction_type"] not in TRANSACTION_TYPES:
         raise _bad_request("transaction_type must be one of: " + ", ".join(TRANSACTION_TYPES))

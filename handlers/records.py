@@ -122,17 +122,18 @@ class Records:
         return True
 
     def start_routing(self, event_id, *, received_at, now, lease_seconds):
-        """Take the lease on routing this delivery of the event; its end (epoch seconds), or ``NotRoutable``
-        naming why not, or ``StoreUnavailable``."""
-        until = int(now) + lease_seconds
+        """Take the lease on routing this delivery of the event; its end (epoch seconds, to the millisecond:
+        a retry a second after a timed-out attempt must find it over), or ``NotRoutable`` naming why not,
+        or ``StoreUnavailable``."""
+        until = f"{now + lease_seconds:.3f}"
         try:
             self.client.update_item(
                 TableName=self.table,
                 Key={"event_id": {"S": event_id}},
                 UpdateExpression=f"SET {ROUTING_LEASE_ATTRIBUTE} = :until",
                 ConditionExpression=ROUTABLE_CONDITION,
-                ExpressionAttributeValues={":received_at": {"S": received_at}, ":now": {"N": str(int(now))},
-                                           ":until": {"N": str(until)}},
+                ExpressionAttributeValues={":received_at": {"S": received_at}, ":now": {"N": f"{now:.3f}"},
+                                           ":until": {"N": until}},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
@@ -151,7 +152,7 @@ class Records:
                 Key={"event_id": {"S": event_id}},
                 UpdateExpression=f"REMOVE {ROUTING_LEASE_ATTRIBUTE}",
                 ConditionExpression=f"{ROUTING_LEASE_ATTRIBUTE} = :until",
-                ExpressionAttributeValues={":until": {"N": str(until)}},
+                ExpressionAttributeValues={":until": {"N": until}},
             )
         except (ClientError, BotoCoreError):
             pass  # the lease runs out by itself
@@ -198,7 +199,7 @@ class Records:
                 ConditionExpression=(f"pending_due = :due AND (attribute_not_exists({ROUTING_LEASE_ATTRIBUTE})"
                                      f" OR {ROUTING_LEASE_ATTRIBUTE} < :now)"),
                 ExpressionAttributeValues={":next": {"N": str(int(next_due))}, ":attempts": {"N": str(attempts + 1)},
-                                           ":due": item["pending_due"], ":now": {"N": str(int(now))}},
+                                           ":due": item["pending_due"], ":now": {"N": f"{now:.3f}"}},
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":

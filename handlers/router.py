@@ -24,8 +24,9 @@ QUEUE_URL_ENV = {
     "refund": "REFUNDS_QUEUE_URL",
     "dispute": "DISPUTES_QUEUE_URL",
 }
-# The lease covers its own UpdateItem, SendMessage and the confirmation, each at its worst case: a router
-# holding it is either done or dead when it runs out.
+# The lease covers its own UpdateItem, SendMessage and the confirmation, each at its worst case, and never
+# outlasts the invocation (a router stopped by its timeout holds it no longer): a router holding it is
+# either done or dead when it runs out.
 LEASE_SECONDS = 3 * runtime.CALL_WORST_CASE_S
 
 
@@ -70,7 +71,7 @@ def send(body, event, queue_url):
     return answer["MessageId"]
 
 
-def route(payload, *, now):
+def route(payload, *, now, seconds_left=float("inf")):
     """Send one event to its queue once, whatever the number of hand-overs; return ``(event_id, queue_url,
     message_id, why not confirmed)``, or raise ``records.NotRoutable`` when this hand-over must not send."""
     body, event, queue_url = message(payload)
@@ -80,7 +81,8 @@ def route(payload, *, now):
     store = records.Records(table, runtime.client("dynamodb"))
     event_id, received_at = event["event_id"], event["received_at"]
     try:
-        until = store.start_routing(event_id, received_at=received_at, now=now, lease_seconds=LEASE_SECONDS)
+        until = store.start_routing(event_id, received_at=received_at, now=now,
+                                    lease_seconds=min(LEASE_SECONDS, seconds_left))
     except records.StoreUnavailable as failure:
         raise RoutingError(f"the record cannot be read: {failure}") from None
     try:
@@ -107,7 +109,8 @@ def lambda_handler(event, context):
         "started": started,
     }
     try:
-        event_id, queue_url, message_id, unconfirmed = route(event, now=time.time())
+        event_id, queue_url, message_id, unconfirmed = route(event, now=time.time(),
+                                                             seconds_left=runtime.seconds_left(context))
     except records.NotRoutable as reason:
         # Another hand-over of this event sends (or sent) it: this one is done, and must not be retried.
         runtime.log_invocation(**log, event_id=_event_id_of(event), outcome="skipped", status=200, reason=str(reason))

@@ -29,7 +29,7 @@ def sample(transaction_type, **changes):
     return event
 
 
-def deliver(post, event, *, attempts=14, first_wait=0.05, longest_wait=2.0):
+def deliver(post, event, *, attempts=40, first_wait=0.05, longest_wait=2.0):
     """Send like a payment provider: a 5xx ("retry later") is retried with exponential back-off and full
     jitter (so throttled senders do not retry in step) until a definite answer; (status, body)."""
     wait = first_wait

@@ -9,6 +9,7 @@ not accepted (the sender got a 5xx) and its retry is.
 """
 
 import os
+import select
 import signal
 import socket
 import threading
@@ -26,13 +27,57 @@ RECOVERY_SECONDS = 120
 
 @contextmanager
 def blackhole():
-    """A loopback address that accepts connections into its backlog and never answers."""
+    """A loopback address that accepts connections into its backlog and never answers; yields the URL and
+    a check that some client is waiting on it."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
     try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+        yield (f"http://127.0.0.1:{listener.getsockname()[1]}",
+               lambda: bool(select.select([listener], [], [], 0)[0]))
     finally:
+        listener.close()
+
+
+@contextmanager
+def passing_then_hanging(upstream, passes):
+    """A loopback proxy to ``upstream`` that forwards the first ``passes`` requests and then never answers:
+    a function whose first call to a service works and whose next one hangs (no real service does that on
+    cue). Yields the URL and a check that a request is held."""
+    host, port = upstream.rsplit("/", 1)[-1].split(":")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    seen, held, stop = [0], threading.Event(), threading.Event()
+
+    def pipe(source, target, count):
+        try:
+            while not stop.is_set() and (data := source.recv(65536)):
+                if count:
+                    seen[0] += data.count(b" HTTP/1.1\r\n")
+                    if seen[0] > passes:
+                        held.set()
+                        stop.wait()
+                        return
+                target.sendall(data)
+        except OSError:
+            pass
+
+    def serve():
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection((host, int(port)))
+            threading.Thread(target=pipe, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=pipe, args=(server, client, False), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", held.is_set
+    finally:
+        stop.set()
         listener.close()
 
 
@@ -100,8 +145,8 @@ def test_a_process_killed_at_any_step_loses_no_accepted_event(clean):
 
     # 1. The validator dies waiting on its record: nothing was accepted; the sender got a 5xx.
     event = sample("payment")
-    with blackhole() as url, function_environment(deployment, "validator_function_name",
-                                                  variables={"AWS_ENDPOINT_URL_DYNAMODB": url}):
+    with blackhole() as (url, _), function_environment(deployment, "validator_function_name",
+                                                       variables={"AWS_ENDPOINT_URL_DYNAMODB": url}):
         thread, answer = send_in_background(deployment, event)
         kill_the_one_worker(validator)
         thread.join(timeout=30)
@@ -110,8 +155,8 @@ def test_a_process_killed_at_any_step_loses_no_accepted_event(clean):
 
     # 2. The validator dies after its record, waiting on the hand-over: the sweeper hands it over.
     event = sample("refund")
-    with blackhole() as url, function_environment(deployment, "validator_function_name",
-                                                  variables={"AWS_ENDPOINT_URL_LAMBDA": url}):
+    with blackhole() as (url, _), function_environment(deployment, "validator_function_name",
+                                                       variables={"AWS_ENDPOINT_URL_LAMBDA": url}):
         thread, answer = send_in_background(deployment, event)
         wait_for(lambda: recorded(deployment, event["event_id"]))
         killed_at[event["event_id"]] = kill_the_one_worker(validator)
@@ -119,12 +164,13 @@ def test_a_process_killed_at_any_step_loses_no_accepted_event(clean):
     assert answer["status"] >= 500  # the sender saw a failure; it will not be needed to retry
     expected[event["event_id"]] = "refund_queue"
 
-    # 3. The router dies waiting on SendMessage: Lambda's retry of the asynchronous invoke delivers it.
+    # 3. The router dies waiting on SendMessage, holding the event's routing lease: once it has run out,
+    # a retry or the sweeper delivers the event.
     event = sample("dispute")
-    with blackhole() as url, function_environment(deployment, "router_function_name",
-                                                  variables={"AWS_ENDPOINT_URL_SQS": url}) as restore:
+    with blackhole() as (url, waiting), function_environment(deployment, "router_function_name",
+                                                             variables={"AWS_ENDPOINT_URL_SQS": url}) as restore:
         assert deployment.post(event)[0] == 200
-        time.sleep(0.5)  # the router is waiting on SendMessage
+        wait_for(waiting)  # the router is waiting on SendMessage
         restore()  # the retry runs with the working configuration
         killed_at[event["event_id"]] = kill_the_one_worker(router)
     expected[event["event_id"]] = "dispute_queue"
@@ -133,10 +179,10 @@ def test_a_process_killed_at_any_step_loses_no_accepted_event(clean):
     # (or the sweeper) may deliver it once more.
     event = sample("payment")
     before = queued(deployment, "payments_queue_url")
-    with blackhole() as url, function_environment(deployment, "router_function_name",
-                                                  variables={"AWS_ENDPOINT_URL_DYNAMODB": url}) as restore:
-        assert deployment.post(event)[0] == 200
-        wait_for(lambda: queued(deployment, "payments_queue_url") > before)
+    with passing_then_hanging(deployment.endpoint, passes=1) as (url, held), function_environment(
+            deployment, "router_function_name", variables={"AWS_ENDPOINT_URL_DYNAMODB": url}) as restore:
+        assert deployment.post(event)[0] == 200  # the router's lease passes; its confirmation hangs
+        wait_for(lambda: queued(deployment, "payments_queue_url") > before and held())
         restore()
         killed_at[event["event_id"]] = kill_the_one_worker(router)
     expected[event["event_id"]] = "payment_queue"

@@ -5,7 +5,9 @@ them, and test_validation.py covers each one:
 - no duplicate keys, no NaN/Infinity literals, no unpaired surrogate escapes (JSON text level);
 - nesting depth at most 32 and a body of at most 64 KiB;
 - amount within what DynamoDB stores exactly (38 significant digits, magnitude 1E-130 .. <1E+126);
-- timestamp a real calendar date-time with an offset of at most 23:59 and no trailing newline.
+- timestamp a real calendar date-time with an offset of at most 23:59 and no trailing newline;
+- every number readable back everywhere (at most 100 characters, within a double's range);
+- an event_id of characters SQS can carry as a message attribute.
 """
 
 import json
@@ -45,6 +47,18 @@ def dynamodb_storable(number):
         return True
     digits = value.normalize(Context(prec=1000)).as_tuple().digits
     return len(digits) <= 38 and Decimal("1E-130") <= abs(value) < Decimal("1E+126")
+
+
+SQS_TEXT = re.compile("[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
+
+
+def numbers_readable(value):
+    """An independent check of the number rule: no integer literal longer than 100 characters."""
+    if isinstance(value, dict):
+        return all(numbers_readable(item) for item in value.values())
+    if isinstance(value, list):
+        return all(numbers_readable(item) for item in value)
+    return not isinstance(value, int) or isinstance(value, bool) or len(str(value)) <= 100
 
 
 def rfc3339(moment, digits, offset_minutes):
@@ -141,6 +155,9 @@ def test_validator_accepts_exactly_what_the_schema_accepts(body):
     amount = body.get("amount")
     if isinstance(amount, (int, float)) and not isinstance(amount, bool):
         assume(dynamodb_storable(amount))
+    if isinstance(body.get("event_id"), str):
+        assume(SQS_TEXT.fullmatch(body["event_id"]))
+    assume(numbers_readable(body))
     text = json.dumps(body)
     assert accepted_by_validator(text) == SCHEMA.is_valid(json.loads(text)), text
 
