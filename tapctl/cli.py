@@ -395,7 +395,7 @@ def _read_outputs(settings, target=None):
 @click.option("--secret", envvar="TAPCTL_SIGNING_SECRET", default=None,
               help="Signing secret (whsec_...) for --endpoint: then the 401 checks run too [env: TAPCTL_SIGNING_SECRET].")
 @click.option("--wait", default=20.0, show_default=True, type=click.FloatRange(min=1),
-              help="Seconds to wait for each event in its queue.")
+              help="Seconds to wait for the router to report each event routed.")
 def smoke_test(settings, endpoint, secret, wait):
     """Prove a deployment works: accept, route, de-duplicate, reject and refuse forgeries, one line per check.
 
@@ -422,8 +422,8 @@ def _deployed_smoke(settings, target, outputs, wait):
     mode = outputs.get("signature_mode", "off")
     secret = SigningSecret.of(target, outputs, settings.env).live()[0]["secret"] if mode != "off" else None
     return SmokeTest.from_outputs(
-        outputs, wait_seconds=wait, sqs=target.client("sqs"), secret=secret, signatures_required=mode == "required",
-        records=(target.client("dynamodb"), outputs["dynamodb_table_name"]),
+        outputs, logs_client=target.client("logs"), wait_seconds=wait, secret=secret,
+        signatures_required=mode == "required", records=(target.client("dynamodb"), outputs["dynamodb_table_name"]),
     )
 
 

@@ -1,18 +1,18 @@
 """Checks a deployed pipeline end to end through its public endpoint, against any target's outputs.
 
 For each transaction type: a valid event, signed with the environment's secret, is accepted (200, exact
-body), arrives in its own queue (found by its own unique event_id and then deleted), and a second
-delivery is a duplicate (409). A body missing a field gets a 400 that names the field. Where signatures
-are required: an unsigned event, a stale signature and a tampered body each get a 401, and none is
-recorded (so none can be queued). Messages the smoke test did not send are made visible again at once
-and never deleted; note that SQS still counts the receive.
+body), is routed to its own queue, and a second delivery is a duplicate (409). A body missing a field
+gets a 400 that names the field. Where signatures are required: an unsigned event, a stale signature and
+a tampered body each get a 401, and none is recorded (so none can be queued).
 
-Smoke events carry ``"smoke_test": true`` and an event_id starting ``tapctl-smoke-`` so that
-consumers of a live environment can recognise and skip them.
+A live queue is never received from: a receive counts toward maxReceiveCount, so a smoke test of an
+environment with a backlog would push the backlog into its DLQs. That an event was routed, and to which
+queue, is read as ``tapctl trace`` reads it: from the router's log line naming the queue and the SQS
+message id. The smoke events stay in their queues for the consumers, who recognise them by
+``"smoke_test": true`` and an event_id starting ``tapctl-smoke-``.
 """
 
 import json
-import re
 import time
 import urllib.error
 import urllib.request
@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 from tapctl import signing
-from tapctl.config import QUEUE_OUTPUTS
+from tapctl.config import FUNCTION_OUTPUTS, QUEUE_OUTPUTS
 
 # The answers of the contract, spelled again so that the CLI never imports the handlers (and boto3);
 # tests/unit/test_config.py checks they agree with handlers/validator.py.
@@ -78,20 +78,28 @@ def post_json(url, body, timeout=15.0, secret=None, headers=None):
         return status, raw.decode("utf-8", "replace"), latency
 
 
-def region_of(queue_url):
-    match = re.search(r"sqs[.-]([a-z]{2}(?:-[a-z]+)+-\d)\.", queue_url)
-    return match.group(1) if match else None
+def router_log(logs_client, log_group, since_ms):
+    """Where the router says it sent an event: ``event_id -> (queue name, message id)`` or None, read from
+    its log lines (CloudWatch Logs) since ``since_ms``."""
+    from tapctl import logs
+
+    def routed(event_id):
+        lines = logs.read(logs_client, {"router": log_group}, since_ms=since_ms, event_id=event_id, outcome="routed")
+        return (lines[-1].record.get("queue"), lines[-1].record.get("message_id")) if lines else None
+
+    return routed
 
 
 class SmokeTest:
-    """The checks against one endpoint and (optionally) its queues, given as outputs of a deployment."""
+    """The checks against one endpoint and (optionally) where its router sends events, given as outputs of a
+    deployment."""
 
-    def __init__(self, endpoint, queue_urls=None, *, wait_seconds=20.0, sqs=None, progress=None, secret=None,
+    def __init__(self, endpoint, queue_urls=None, *, routed=None, wait_seconds=20.0, progress=None, secret=None,
                  signatures_required=False, records=None):
         self.endpoint = endpoint
-        self.queue_urls = queue_urls or {}
+        self.queue_urls = queue_urls or {}  # transaction type -> its queue's URL: the routing checks run
+        self.routed = routed  # event_id -> (queue name, message id) | None, as the router logged it
         self.wait_seconds = wait_seconds
-        self._sqs = sqs
         self.progress = progress or (lambda check: None)
         self.secret = secret  # signs every event the checks expect to be accepted
         self.signatures_required = signatures_required  # then the three 401 checks run
@@ -99,18 +107,11 @@ class SmokeTest:
         self.checks = []
 
     @classmethod
-    def from_outputs(cls, outputs, **kwargs):
+    def from_outputs(cls, outputs, *, logs_client, **kwargs):
         queue_urls = {kind: outputs[name] for kind, name in QUEUE_OUTPUTS.items()}
-        return cls(outputs["api_endpoint"], queue_urls, **kwargs)
-
-    @property
-    def sqs(self):
-        if self._sqs is None:
-            import boto3  # only when queues are checked: keeps `tapctl --help` fast
-
-            some_url = next(iter(self.queue_urls.values()))
-            self._sqs = boto3.client("sqs", region_name=region_of(some_url) or None)
-        return self._sqs
+        since_ms = int(time.time() * 1000) - 60_000  # clocks differ a little
+        routed = router_log(logs_client, outputs[FUNCTION_OUTPUTS["router"][1]], since_ms)
+        return cls(outputs["api_endpoint"], queue_urls, routed=routed, **kwargs)
 
     def _record(self, name, passed, latency, detail=""):
         check = Check(name, passed, round(latency, 1), detail)
@@ -144,7 +145,7 @@ class SmokeTest:
                 self._record(name, False, latency,
                              f"expected 200 {json.dumps(expected)}, got {status} {_short(body)}{hint}")
 
-        if self.queue_urls:
+        if self.queue_urls and self.routed:
             for transaction_type, event in sent.items():
                 self._check_routed(transaction_type, event)
 
@@ -206,59 +207,25 @@ class SmokeTest:
 
     def _check_routed(self, transaction_type, event):
         name = f"route {transaction_type}"
+        queues = {url.rsplit("/", 1)[-1]: kind for kind, url in self.queue_urls.items()}
         started = time.perf_counter()
         deadline = time.monotonic() + self.wait_seconds
-        while time.monotonic() < deadline:
-            found = self._take(self.queue_urls[transaction_type], event["event_id"])
-            if found is not None:
-                problem = _message_problem(found, event)
-                self._record(name, problem is None, (time.perf_counter() - started) * 1000, problem or "")
-                return
-        elsewhere = [
-            other
-            for other, url in self.queue_urls.items()
-            if other != transaction_type and self._take(url, event["event_id"], wait=0) is not None
-        ]
-        detail = (
-            f"arrived in the {elsewhere[0]} queue instead"
-            if elsewhere
-            else f"no message within {self.wait_seconds:g} s"
-        )
-        self._record(name, False, (time.perf_counter() - started) * 1000, detail)
-
-    def _take(self, queue_url, event_id, wait=1):
-        """Receive once from the queue; delete and return our message, release every other at once."""
-        answer = self.sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=wait,
-            VisibilityTimeout=30,
-            MessageAttributeNames=["All"],
-        )
-        mine = None
-        for message in answer.get("Messages", []):
-            attribute = message.get("MessageAttributes", {}).get("event_id", {}).get("StringValue")
-            if attribute == event_id and mine is None:
-                mine = message
-                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-            else:
-                self.sqs.change_message_visibility(
-                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                )
-        return mine
-
-
-def _message_problem(message, event):
-    try:
-        body = json.loads(message["Body"])
-    except ValueError:
-        return "message body is not JSON"
-    attributes = {key: value.get("StringValue") for key, value in message.get("MessageAttributes", {}).items()}
-    if attributes.get("transaction_type") != event["transaction_type"]:
-        return f"transaction_type attribute is {attributes.get('transaction_type')!r}"
-    if {key: body.get(key) for key in event} != event:
-        return "message body differs from the event sent"
-    return None
+        while True:
+            found = self.routed(event["event_id"])
+            if found is not None or time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
+        latency = (time.perf_counter() - started) * 1000
+        if found is None:
+            self._record(name, False, latency, f"not routed within {self.wait_seconds:g} s (no router log line)")
+            return
+        queue, message_id = found
+        if queues.get(queue) == transaction_type:
+            self._record(name, True, latency, f"message {message_id}")
+        elif queue in queues:
+            self._record(name, False, latency, f"routed to the {queues[queue]} queue instead")
+        else:
+            self._record(name, False, latency, f"routed to {queue}, not one of this environment's queues")
 
 
 def _short(body, limit=160):

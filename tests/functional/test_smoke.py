@@ -2,7 +2,9 @@
 way a pipeline can break fails the check that should catch it.
 
 The stand-in runs the real handlers in-process: the validator answers the HTTP request, and the
-router is run with the payload the validator handed to (moto's) Lambda.
+router is run with the payload the validator handed to (moto's) Lambda. What the router reports (its
+queue and message id, which the deployed router logs to CloudWatch) is what the smoke test reads;
+tests/integration reads it from the local target's CloudWatch Logs.
 """
 
 import json
@@ -25,6 +27,7 @@ class StandIn(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), StandInHandler)
         self.pipeline = pipeline
         self.fault = None
+        self.routed = {}  # event_id -> (queue name, message id), as the router's log line says
 
     @property
     def url(self):
@@ -44,7 +47,8 @@ class StandInHandler(BaseHTTPRequestHandler):
         before = len(invokes)
         response = validator.lambda_handler(proxy_event(body), Context())
         if response["statusCode"] == 200 and len(invokes) > before and fault != "no_message":
-            router.lambda_handler(json.loads(json.dumps(invokes[-1]["payload"])), Context("event-router-test"))
+            result = router.lambda_handler(json.loads(json.dumps(invokes[-1]["payload"])), Context("event-router-test"))
+            self.server.routed[result["event_id"]] = (result["queue_url"].rsplit("/", 1)[-1], result["message_id"])
         payload = json.loads(response["body"])
         if fault == "wrong_body" and response["statusCode"] == 200:
             payload["message"] = "OK"
@@ -70,7 +74,8 @@ def stand_in(pipeline):
 
 
 def smoke(stand_in, pipeline):
-    return {check.name: check for check in SmokeTest(stand_in.url, pipeline.queue_urls, wait_seconds=2).run()}
+    test = SmokeTest(stand_in.url, pipeline.queue_urls, routed=stand_in.routed.get, wait_seconds=2)
+    return {check.name: check for check in test.run()}
 
 
 def test_healthy_pipeline_passes_every_check(stand_in, pipeline):
@@ -80,9 +85,11 @@ def test_healthy_pipeline_passes_every_check(stand_in, pipeline):
         + ["reject missing amount"]
     )
     assert all(check.passed for check in checks.values()), [check.line() for check in checks.values()]
-    assert all(check.latency_ms > 0 for check in checks.values())
+    assert all(check.latency_ms > 0 for name, check in checks.items() if not name.startswith("route"))  # HTTP
     for kind in ("payment", "refund", "dispute"):
-        assert pipeline.messages(kind) == []  # its own messages are removed once found
+        [message] = pipeline.messages(kind)  # its own event stays for the consumers, never received by it
+        assert json.loads(message["Body"])["smoke_test"] is True
+        assert checks[f"route {kind}"].detail == f"message {message['MessageId']}"
 
 
 def test_wrong_status_fails_the_accept_checks(stand_in, pipeline):
@@ -105,14 +112,14 @@ def test_missing_message_fails_the_route_check(stand_in, pipeline):
     checks = smoke(stand_in, pipeline)
     assert checks["accept dispute"].passed
     assert not checks["route dispute"].passed
-    assert checks["route dispute"].detail == "no message within 2 s"
+    assert checks["route dispute"].detail == "not routed within 2 s (no router log line)"
 
 
 def test_message_in_the_wrong_queue_is_named(stand_in, pipeline, monkeypatch):
     monkeypatch.setenv("PAYMENTS_QUEUE_URL", pipeline.queue_urls["refund"])
     checks = smoke(stand_in, pipeline)
     assert not checks["route payment"].passed
-    assert checks["route payment"].detail == "arrived in the refund queue instead"
+    assert checks["route payment"].detail == "routed to the refund queue instead"
     assert checks["route refund"].passed
 
 
@@ -124,8 +131,10 @@ def test_messages_it_did_not_send_stay_in_the_queue(stand_in, pipeline):
     )
     checks = smoke(stand_in, pipeline)
     assert all(check.passed for check in checks.values())
-    remaining = pipeline.messages("payment")
-    assert [message["MessageId"] for message in remaining] == [foreign["MessageId"]]
+    [found] = [message for message in pipeline.sqs.receive_message(
+        QueueUrl=pipeline.queue_urls["payment"], MaxNumberOfMessages=10, AttributeNames=["ApproximateReceiveCount"],
+    )["Messages"] if message["MessageId"] == foreign["MessageId"]]
+    assert found["Attributes"]["ApproximateReceiveCount"] == "1"  # this receive's: the smoke test never received it
 
 
 def test_cli_endpoint_mode_prints_one_line_per_check(stand_in, pipeline):

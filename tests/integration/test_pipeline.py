@@ -45,6 +45,31 @@ def test_smoke_test_passes(deployment):
         assert f"PASS  {check}" in result.stdout
 
 
+def test_a_backlog_survives_three_smoke_tests_in_its_queues(deployment):
+    # A smoke test never receives from a live queue: each receive would count toward maxReceiveCount (3),
+    # and three smoke tests would move a waiting backlog into the DLQs.
+    sqs = deployment.client("sqs")
+    queues = {kind: deployment.outputs[output] for kind, output in QUEUE_OUTPUTS.items()}
+    dlqs = [deployment.outputs[output.replace("_queue_url", "_dlq_url")] for output in QUEUE_OUTPUTS.values()]
+    for url in [*queues.values(), *dlqs]:
+        receive_all(sqs, url, wait=2)  # what other tests left
+    backlog = {}
+    for kind, url in queues.items():
+        for number in range(25):
+            marker = f"backlog-{kind}-{number}-{uuid.uuid4().hex[:8]}"
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"event_id": marker}),
+                             MessageAttributes={"event_id": {"DataType": "String", "StringValue": marker}})
+            backlog[marker] = kind
+    for _ in range(3):
+        result = deployment.tapctl("smoke-test")
+        assert result.exit_code == 0, result.output
+    for kind, url in queues.items():
+        mine = {m["MessageAttributes"]["event_id"]["StringValue"]: m["Attributes"]["ApproximateReceiveCount"]
+                for m in receive_all(sqs, url, wait=3) if m["MessageAttributes"]["event_id"]["StringValue"] in backlog}
+        assert mine == {marker: "1" for marker, its in backlog.items() if its == kind}  # received once: now
+    assert [receive_all(sqs, url, wait=1) for url in dlqs] == [[], [], []]
+
+
 def test_smoke_test_of_an_endpoint_alone_needs_the_secret(deployment):
     result = CliRunner().invoke(main, ["smoke-test", "--endpoint", deployment.url, "--secret", deployment.secret])
     assert result.exit_code == 0, result.output
