@@ -14,8 +14,9 @@ from botocore.config import Config
 
 # A webhook sender waits on the validator, and a stuck connection must fail fast. A call's worst case
 # is 2 attempts x (1 s connect + 2 s read) plus at most 1 s of "standard" back-off: CALL_WORST_CASE_S.
-# The validator's three calls (record, hand-over, rollback) then end within 21 s: before API Gateway
-# gives up (29 s) and inside the function's timeout (terraform: validator_timeout, at least 21 s).
+# The validator's four calls at most (the signing secret's read, record, hand-over, rollback) then end
+# within 28 s: before API Gateway gives up (29 s) and inside the function's timeout (terraform:
+# validator_timeout, at least 28 s; handlers.validator.WORST_CASE_S).
 # DynamoDB and Lambda's async invoke answer in milliseconds; 2 s is a stuck call, not a slow one.
 CLIENT_CONFIG = Config(
     connect_timeout=1,

@@ -31,6 +31,10 @@ class Unauthenticated(Exception):
     """Why a request is not from a holder of the secret; the text is the 401's ``error`` and says nothing secret."""
 
 
+class NoMatch(Unauthenticated):
+    """Well-formed, fresh signatures, none made with a key held: the keys may be newer than the cache."""
+
+
 def signature_headers(event):
     """The three signature headers of an API Gateway proxy (v1) event, by lower-case name.
 
@@ -89,7 +93,7 @@ def verify(keys, msg_id, timestamp, signature_header, body):
             continue
         if any(hmac.compare_digest(mac, candidate) for mac in expected):
             return
-    raise Unauthenticated("No matching signature")
+    raise NoMatch("No matching signature")
 
 
 def decode_secret(text):

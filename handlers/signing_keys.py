@@ -1,9 +1,16 @@
 """The environment's signing secrets, read from Secrets Manager on first use and again once they are
-``SIGNING_SECRET_CACHE_SECONDS`` old: a rotation reaches every warm container within that time, a warm
-event makes no call for them, and a cold start makes exactly one.
+``SIGNING_SECRET_CACHE_SECONDS`` old: a warm event makes no call for them, and a cold start makes one.
 
-Failing to read them is ``KeysUnavailable``: in ``required`` mode the validator then answers 503 and
-accepts nothing unsigned (fail closed).
+A signature that matches none of the keys held makes the container read them again at once (at most
+once per ``REFRESH_SECONDS``, so a flood of forgeries costs no more calls): a new secret verifies
+within seconds of ``tapctl secret rotate``. A revoked secret, on the other hand, still verifies in a warm
+container until its cache runs out, since nothing makes it look; ``tapctl secret rotate --recycle`` ends
+that at once by recycling the validator's containers.
+
+Failing to read them is ``KeysUnavailable`` while no keys are held: in ``required`` mode the validator
+then answers 503 and accepts nothing unsigned (fail closed). When a re-read fails, the keys held keep
+verifying (stale, said in each invocation's log line) and the read is tried again ``REFRESH_SECONDS``
+later, instead of answering 503 to every sender during a Secrets Manager incident.
 """
 
 import time
@@ -11,6 +18,8 @@ import time
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers import runtime, signature
+
+REFRESH_SECONDS = 10
 
 
 class KeysUnavailable(Exception):
@@ -20,14 +29,41 @@ class KeysUnavailable(Exception):
 class SigningKeys:
     def __init__(self, clock=time.monotonic):
         self.clock = clock  # replaceable in tests: the cache's age, not the signatures' timestamps
-        self._keys = None
-        self._read_at = None
+        self.forget()
 
     def active(self, secret_arn, cache_seconds, now):
         """The keys that verify at ``now`` (epoch seconds), read again when the cache has expired."""
-        if self._keys is None or self.clock() - self._read_at >= cache_seconds:
+        if self._keys is None or self.clock() >= self._next_read:
+            self._reload(secret_arn, cache_seconds)
+        return self._usable(now)
+
+    def refresh(self, secret_arn, cache_seconds, now):
+        """After a signature that matched no key held: the keys read again, or None when they were read (or
+        tried) less than ``REFRESH_SECONDS`` ago."""
+        if self._tried_at is not None and self.clock() - self._tried_at < REFRESH_SECONDS:
+            return None
+        self._reload(secret_arn, cache_seconds)
+        return self._usable(now)
+
+    @property
+    def stale(self):
+        """Why the keys held are older than the cache allows (for the log line), or None."""
+        return self._stale
+
+    def _reload(self, secret_arn, cache_seconds):
+        self._tried_at = self.clock()
+        try:
             self._keys = self._read(secret_arn)
-            self._read_at = self.clock()
+        except KeysUnavailable as failure:
+            if self._keys is None:
+                raise
+            self._stale = str(failure)
+            self._next_read = self._tried_at + min(REFRESH_SECONDS, cache_seconds)
+            return
+        self._stale = None
+        self._next_read = self._tried_at + cache_seconds
+
+    def _usable(self, now):
         keys = signature.active(self._keys, now)
         if not keys:
             raise KeysUnavailable("every signing secret has expired: run tapctl secret rotate")
@@ -52,7 +88,7 @@ class SigningKeys:
             raise KeysUnavailable(f"the signing secret is malformed: {error}") from None
 
     def forget(self):
-        self._keys = self._read_at = None
+        self._keys = self._tried_at = self._next_read = self._stale = None
 
 
 # One per container, like the AWS clients.

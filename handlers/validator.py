@@ -3,8 +3,11 @@ hands it to the router.
 
 Answers, in this order: the signature (401; handlers.signature) -> the event's own checks (400/413;
 handlers.event) -> de-duplication (409; handlers.records) -> accepted (200). Bad input and a bad
-signature make no AWS call (a cold start reads the signing secret once). If the hand-over fails, the
-record written by this request is released again, so the sender's retry is accepted (503).
+signature make no call to DynamoDB or Lambda. The signing secret is read (one GetSecretValue) on a cold
+start, when its cache has expired, and after a signature that matched no key held (at most once per
+10 s per container: handlers.signing_keys); a warm request with a fresh cache makes no call at all. If
+the hand-over fails, the record written by this request is released again, so the sender's retry is
+accepted (503).
 """
 
 import json
@@ -36,6 +39,10 @@ SIGNATURE_MODES = ("required", "report", "off")
 DEFAULT_TOLERANCE_SECONDS = 300
 DEFAULT_CACHE_SECONDS = 300
 
+# The most one request can wait on AWS: one read of the signing secret (a cold start, an expired cache or
+# a refresh after an unmatched signature: never two), the record, the hand-over and its rollback.
+WORST_CASE_S = 4 * runtime.CALL_WORST_CASE_S
+
 ACCEPTED_MESSAGE = "Event validated and queued for processing"
 DUPLICATE_ERROR = "Duplicate event"
 UNAVAILABLE_ERROR = "Service temporarily unavailable, please retry"
@@ -53,6 +60,12 @@ def _setting(name, default):
         return default
 
 
+def _cache_seconds():
+    # The module refuses 0 (every request would read the secret); a hand-edited 0 or less gets the default.
+    seconds = _setting(CACHE_ENV, DEFAULT_CACHE_SECONDS)
+    return seconds if seconds > 0 else DEFAULT_CACHE_SECONDS
+
+
 # -- authentication ----------------------------------------------------------------------------------
 
 
@@ -67,8 +80,14 @@ def authenticate(event, raw, now):
         msg_id, timestamp, signatures = signature.check_headers(
             headers, now, _setting(TOLERANCE_ENV, DEFAULT_TOLERANCE_SECONDS)
         )
-        active = keys.active(os.environ.get(SECRET_ENV, ""), _setting(CACHE_ENV, DEFAULT_CACHE_SECONDS), now)
-        signature.verify(active, msg_id, timestamp, signatures, raw)
+        secret_arn, cache_seconds = os.environ.get(SECRET_ENV, ""), _cache_seconds()
+        try:
+            signature.verify(keys.active(secret_arn, cache_seconds, now), msg_id, timestamp, signatures, raw)
+        except signature.NoMatch:
+            newer = keys.refresh(secret_arn, cache_seconds, now)  # the secret may have been rotated since
+            if newer is None:
+                raise
+            signature.verify(newer, msg_id, timestamp, signatures, raw)
         return "valid"
     except signature.Unauthenticated as failure:
         if mode == "report":
@@ -165,4 +184,5 @@ def lambda_handler(event, context):
             started=started,
             error=error,
             signature=verdict,
+            signing_keys=f"stale: {keys.stale}" if keys.stale else None,
         )

@@ -475,15 +475,16 @@ def _signing_secret(settings):
     return SigningSecret.of(target, _read_outputs(settings, target), settings.env)
 
 
-def _show_secret(settings, entries, heading):
+def _show_secret(settings, entries, heading, note=None, **extra):
     from tapctl.signing import live
     from tapctl.signing_secret import describe_expiry
 
     current = live(entries, time.time())
     lines = [heading, f"sign with: {current[0]['secret'] if current else '(none: every secret has expired)'}"]
     lines += [f"  {entry['secret']}  {describe_expiry(entry['expires_at'])}" for entry in entries]
+    lines += [note] if note else []
     _emit(settings, {"environment": settings.env, "current": current[0]["secret"] if current else None,
-                     "secrets": entries}, lines)
+                     "secrets": entries, **extra}, lines)
 
 
 @secret.command("show")
@@ -504,15 +505,28 @@ def secret_show(settings):
 @secret.command("rotate")
 @environment_options
 @click.option("--grace", type=Duration(), default="24h", show_default=True,
-              help="How long the previous secret keeps verifying while senders switch (0 revokes it at once).")
-def secret_rotate(settings, grace):
+              help="How long the previous secret keeps verifying while senders switch (0 revokes it).")
+@click.option("--recycle", is_flag=True,
+              help="Recycle the validator's warm containers, so a revoked secret stops verifying at once.")
+def secret_rotate(settings, grace, recycle):
     """Make a new signing secret the current one; keep the previous one for the grace period.
 
-    Senders sign with the new secret from now on (or with both, as Standard Webhooks allows); every warm
-    validator reads it within signing_secret_cache_seconds. Example: tapctl secret rotate --env prod --grace 48h
+    Senders sign with the new secret from now on (or with both, as Standard Webhooks allows); it verifies
+    within seconds. A revoked secret (--grace 0s) still verifies in a warm validator until its cache runs
+    out (signing_secret_cache_seconds) unless --recycle. Example: tapctl secret rotate --env prod --grace 0s --recycle
     """
-    entries = _signing_secret(settings).rotate(grace)
-    _show_secret(settings, entries, f"{settings.env}: rotated; give the new secret to your senders")
+    from tapctl.signing_secret import SigningSecret, old_secret_window
+    from tapctl.targets import for_settings
+
+    target = for_settings(settings, _progress)
+    outputs = _read_outputs(settings, target)
+    entries = SigningSecret.of(target, outputs, settings.env).rotate(grace)
+    window = old_secret_window(target.client("lambda"), outputs["validator_function_name"], recycle=recycle)
+    note = (f"a revoked secret may still verify in a warm validator for up to {window} s (its cache, "
+            "signing_secret_cache_seconds); --recycle ends that at once" if window else
+            "the validator's containers were recycled: a revoked secret verifies nowhere now")
+    _show_secret(settings, entries, f"{settings.env}: rotated; give the new secret to your senders", note,
+                 old_secret_verifies_for_seconds=window)
 
 
 @main.command()

@@ -67,6 +67,34 @@ class SigningSecret:
         return found
 
 
+# The validator's environment variable and its default (handlers/validator.py; the CLI never imports it).
+CACHE_VARIABLE, DEFAULT_CACHE_SECONDS = "SIGNING_SECRET_CACHE_SECONDS", 300
+_RECYCLE_MARK = " (containers recycled by tapctl)"
+
+
+def old_secret_window(lambda_client, validator_name, *, recycle):
+    """How long a warm validator may still verify a secret just revoked: its cache window, or 0 once its
+    containers are recycled. Recycling publishes a configuration change to the validator (its description)
+    and takes it back: Lambda starts the next invocations in new execution environments, whose cold start
+    reads the secret, and the configuration is again exactly what terraform deployed (no drift)."""
+    import botocore.exceptions
+
+    try:
+        configuration = lambda_client.get_function_configuration(FunctionName=validator_name)
+        seconds = int(configuration.get("Environment", {}).get("Variables", {}).get(CACHE_VARIABLE,
+                                                                                      DEFAULT_CACHE_SECONDS))
+        if not recycle:
+            return seconds
+        description = configuration.get("Description", "")
+        waiter = lambda_client.get_waiter("function_updated_v2")
+        for value in ((description + _RECYCLE_MARK)[-256:], description):
+            lambda_client.update_function_configuration(FunctionName=validator_name, Description=value)
+            waiter.wait(FunctionName=validator_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, ValueError) as error:
+        raise TapctlError(f"cannot {'recycle' if recycle else 'read'} the validator {validator_name}: {error}") from None
+    return 0
+
+
 def describe_expiry(expires_at, now=None):
     if expires_at is None:
         return "never expires"

@@ -91,7 +91,8 @@ resource "aws_api_gateway_gateway_response" "this" {
   response_templates = {
     "application/json" = trimspace(each.value.template)
   }
-  response_parameters = { for name, value in try(each.value.headers, {}) : "gatewayresponse.header.${name}" => value }
+  # null, not {}, where there are none: the provider reads an empty map back as null (drift on every plan).
+  response_parameters = try({ for name, value in each.value.headers : "gatewayresponse.header.${name}" => value }, null)
 }
 
 resource "aws_api_gateway_deployment" "this" {

@@ -144,13 +144,13 @@ variable "lambda_memory_size" {
 }
 
 variable "validator_timeout" {
-  description = "Timeout of webhook-validator in seconds, at least 21: the worst case of its three AWS calls (record, hand-over, rollback), which must all end before Lambda stops it. API Gateway gives up after 29 s."
+  description = "Timeout of webhook-validator in seconds, at least 28: the worst case of its four AWS calls (the signing secret's read, record, hand-over, rollback), which must all end before Lambda stops it. API Gateway gives up after 29 s."
   type        = number
   default     = 30
 
   validation {
-    condition     = var.validator_timeout >= 21 && var.validator_timeout <= 900 && floor(var.validator_timeout) == var.validator_timeout
-    error_message = "validator_timeout must be a whole number of seconds from 21 to 900."
+    condition     = var.validator_timeout >= 28 && var.validator_timeout <= 900 && floor(var.validator_timeout) == var.validator_timeout
+    error_message = "validator_timeout must be a whole number of seconds from 28 to 900."
   }
 }
 
@@ -246,13 +246,13 @@ variable "signature_tolerance_seconds" {
 }
 
 variable "signing_secret_cache_seconds" {
-  description = "How long a warm validator keeps the signing secret before reading it again: a rotation reaches every container within this time."
+  description = "How long a warm validator keeps the signing secret before reading it again (1 to 3600). A new secret verifies within seconds anyway (an unmatched signature makes a container read again, at most every 10 s); a revoked one keeps verifying in a warm container for up to this long, unless tapctl secret rotate --recycle recycles the containers."
   type        = number
   default     = 300
 
   validation {
-    condition     = var.signing_secret_cache_seconds >= 0 && var.signing_secret_cache_seconds <= 3600 && floor(var.signing_secret_cache_seconds) == var.signing_secret_cache_seconds
-    error_message = "signing_secret_cache_seconds must be a whole number of seconds from 0 to 3600."
+    condition     = var.signing_secret_cache_seconds >= 1 && var.signing_secret_cache_seconds <= 3600 && floor(var.signing_secret_cache_seconds) == var.signing_secret_cache_seconds
+    error_message = "signing_secret_cache_seconds must be a whole number of seconds from 1 to 3600 (0 would read the secret on every request)."
   }
 }
 

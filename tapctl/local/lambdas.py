@@ -57,10 +57,14 @@ class FunctionConfig:
     retry_attempts: int = 2
     maximum_event_age: int = 21600
     on_failure: str | None = None
+    description: str = ""
 
     @property
     def key(self):
-        return (self.name, self.code_sha256, json.dumps(self.environment, sort_keys=True), self.handler, self.timeout)
+        # Any change to the code or configuration gets new containers, as on Lambda (tapctl secret rotate
+        # --recycle relies on it); a reservation change does not (Pool.resize).
+        return (self.name, self.code_sha256, json.dumps(self.environment, sort_keys=True), self.handler, self.timeout,
+                self.memory, self.description)
 
 
 class Throttled(Exception):
@@ -91,7 +95,9 @@ class DeployedFunctions:
         lambda_client = self.clients("lambda")
         described = lambda_client.get_function(FunctionName=name)
         configuration = described["Configuration"]
-        reserved = described.get("Concurrency", {}).get("ReservedConcurrentExecutions")
+        # GetFunctionConcurrency, not GetFunction's "Concurrency": moto's GetFunction leaves out a
+        # reservation of 0 (every invoke throttled), which would read as unreserved.
+        reserved = lambda_client.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions")
         retry, age, on_failure = 2, 21600, None
         try:
             invoke_config = lambda_client.get_function_event_invoke_config(FunctionName=name)
@@ -112,6 +118,7 @@ class DeployedFunctions:
             retry_attempts=retry,
             maximum_event_age=age,
             on_failure=on_failure,
+            description=configuration.get("Description", ""),
         )
 
     def deliver(self, destination_arn, body):

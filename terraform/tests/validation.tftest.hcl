@@ -134,3 +134,9 @@ run "a_sweeper_schedule_that_is_not_one" {
   variables { sweeper_schedule_expression = "every minute" }
   expect_failures = [var.sweeper_schedule_expression]
 }
+
+run "a_secret_cache_of_zero_seconds" {
+  command = plan
+  variables { signing_secret_cache_seconds = 0 }
+  expect_failures = [var.signing_secret_cache_seconds]
+}

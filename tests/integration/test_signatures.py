@@ -66,6 +66,35 @@ def test_a_rotation_keeps_the_old_secret_for_its_grace_and_the_new_one_works(dep
         assert deployment.post(sample("dispute"), secret=revoked)[:2] == (401, {"error": "No matching signature"})
 
 
+def test_a_new_secret_works_at_once_and_recycling_revokes_the_old_one_at_once(local_only):
+    # With an hour's cache, only the validator's own re-read (an unmatched signature) and recycling its
+    # containers make a rotation take effect before the hour is up.
+    from tests.reliability.test_nothing_lost import function_environment
+
+    deployment = local_only
+    with function_environment(deployment, "validator_function_name",
+                              variables={"SIGNING_SECRET_CACHE_SECONDS": "3600"}):
+        assert deployment.post(sample("payment"))[0] == 200  # warm containers holding the current secret
+        result = deployment.tapctl("secret rotate", "--grace", "0s", "--json")
+        assert result.exit_code == 0, result.output
+        rotated = json.loads(result.stdout)
+        assert rotated["old_secret_verifies_for_seconds"] == 3600
+        revoked, deployment.secret = deployment.secret, rotated["current"]
+        assert deployment.post(sample("payment"))[0] == 200  # at once, no cache window to wait for
+
+        result = deployment.tapctl("secret rotate", "--grace", "0s", "--recycle")
+        assert result.exit_code == 0, result.output
+        assert "the validator's containers were recycled" in result.stdout
+        stale = [deployment.secret, revoked]
+        deployment.secret = json.loads(deployment.tapctl("secret show", "--json").stdout)["current"]
+        for secret in stale:  # no warm container holds them any more
+            assert deployment.post(sample("refund"), secret=secret)[:2] == (401, {"error": "No matching signature"})
+        assert deployment.post(sample("refund"))[0] == 200
+        configuration = deployment.client("lambda").get_function_configuration(
+            FunctionName=deployment.outputs["validator_function_name"])
+        assert "recycled" not in configuration.get("Description", "")  # as terraform deployed it: no drift
+
+
 def test_sign_prints_headers_a_sender_can_use(deployment, tmp_path):
     body = tmp_path / "event.json"
     body.write_bytes(json.dumps(sample("payment")).encode())

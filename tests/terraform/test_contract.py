@@ -6,7 +6,7 @@ import importlib
 import json
 import re
 
-from handlers import records, router, runtime, sweeper, validator
+from handlers import records, router, sweeper, validator
 from tapctl.config import REQUIRED_OUTPUTS
 from tests.support import ROOT
 from tests.terraform.conftest import run
@@ -29,9 +29,9 @@ def test_module_agrees_with_the_handlers(terraform, module_copy):
         "TTL attribute": f'aws_dynamodb_table.this.ttl[0].attribute_name == "{records.TTL_ATTRIBUTE}"',
         "design outputs exist": " && ".join(f"output.{name} != null" for name in REQUIRED_OUTPUTS),
     }
-    # The validator's record, hand-over and rollback must all fit in its timeout, and the smallest
-    # timeout the module accepts is exactly that.
-    least_timeout = 3 * runtime.CALL_WORST_CASE_S
+    # The validator's secret read, record, hand-over and rollback must all fit in its timeout, and the
+    # smallest timeout the module accepts is exactly that.
+    least_timeout = validator.WORST_CASE_S
     asserts = "\n".join(
         f"  assert {{\n    condition     = {condition}\n    error_message = {json.dumps(name)}\n  }}"
         for name, condition in conditions.items()

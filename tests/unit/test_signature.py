@@ -8,6 +8,7 @@ import json
 from datetime import datetime, timezone
 
 import pytest
+from botocore.exceptions import ClientError
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from handlers import runtime, signature, validator
@@ -272,12 +273,96 @@ def test_an_unknown_mode_is_required(cold_validator, monkeypatch):
 def test_a_secret_that_cannot_be_used_fails_closed(cold_validator, capsys, value, cause):
     runtime.use_client("secretsmanager", SecretsClient(value))
     assert deliver(proxy_event(sample("payment"))) == (503, {"error": "Service temporarily unavailable, please retry"})
-    logged = json.loads(capsys.readouterr().out.splitlines()[-1])
+    printed = capsys.readouterr().out
+    logged = json.loads(printed.splitlines()[-1])
     assert logged["outcome"] == "secret_unavailable" and cause in logged["error"]
-    assert TEST_SECRET[6:] not in capsys.readouterr().out
+    assert TEST_SECRET[6:] not in printed
 
 
 def test_a_secret_value_in_the_contracts_format_verifies(cold_validator):
     runtime.use_client("secretsmanager", SecretsClient(secret_value(signing.new_secret(), TEST_SECRET)))
     event = proxy_event({"event_id": "x"})  # signed with the second (older) secret
     assert deliver(event)[0] == 400  # past the signature, refused by the event's own checks
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+class Rotating(SecretsClient):
+    """Secrets Manager whose value can change (a rotation) or fail (an outage)."""
+
+    failing = False
+
+    def get_secret_value(self, SecretId):
+        if self.failing:
+            self.calls += 1
+            raise ClientError({"Error": {"Code": "InternalServiceError", "Message": "down"}}, "GetSecretValue")
+        return super().get_secret_value(SecretId)
+
+
+@pytest.fixture
+def clocked_keys(cold_validator, monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(keys, "clock", clock)
+    keys.forget()
+    secrets = Rotating()
+    runtime.use_client("secretsmanager", secrets)
+    return clock, secrets
+
+
+def test_a_new_secret_verifies_at_once_and_forgeries_cannot_multiply_reads(clocked_keys):
+    clock, secrets = clocked_keys
+    assert deliver(proxy_event({"event_id": "x"}))[0] == 400  # warm, with the old secret
+    new = signing.new_secret()
+    secrets.value = secret_value(new)  # tapctl secret rotate --grace 0s
+    clock.now += 11
+    assert deliver(proxy_event({"event_id": "x"}, secret=new))[0] == 400  # one re-read: past the signature
+    assert secrets.calls == 2
+    for _ in range(100):  # a flood of forgeries within the next 10 s: no further read
+        assert deliver(proxy_event({"event_id": "x"}, secret=signing.new_secret()))[0] == 401
+    clock.now += 10
+    assert deliver(proxy_event({"event_id": "x"}, secret=signing.new_secret()))[0] == 401
+    assert secrets.calls == 3  # one more read, 10 s later
+
+
+def test_a_revoked_secret_verifies_in_a_warm_container_until_its_cache_runs_out(clocked_keys):
+    clock, secrets = clocked_keys
+    assert deliver(proxy_event({"event_id": "x"}))[0] == 400
+    secrets.value = secret_value(signing.new_secret())
+    clock.now += validator.DEFAULT_CACHE_SECONDS - 1
+    assert deliver(proxy_event({"event_id": "x"}))[0] == 400  # the window README and secret rotate state
+    clock.now += 1
+    assert deliver(proxy_event({"event_id": "x"}))[0] == 401
+
+
+def test_keys_held_keep_verifying_while_the_secret_cannot_be_read(clocked_keys, capsys):
+    clock, secrets = clocked_keys
+    assert deliver(proxy_event({"event_id": "x"}))[0] == 400
+    secrets.failing = True
+    clock.now += validator.DEFAULT_CACHE_SECONDS
+    capsys.readouterr()
+    assert deliver(proxy_event({"event_id": "x"}))[0] == 400  # stale keys, not a 503 for everyone
+    logged = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert logged["signing_keys"] == "stale: Secrets Manager refused GetSecretValue: InternalServiceError"
+    calls = secrets.calls
+    assert deliver(proxy_event({"event_id": "x"}))[0] == 400
+    assert secrets.calls == calls  # tried again only 10 s later
+    clock.now += 10
+    secrets.failing = False
+    assert deliver(proxy_event({"event_id": "x"}))[0] == 400
+    assert "signing_keys" not in json.loads(capsys.readouterr().out.splitlines()[-1])
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "soon"])
+def test_a_cache_of_zero_or_nonsense_is_the_default(clocked_keys, monkeypatch, value):
+    clock, secrets = clocked_keys
+    monkeypatch.setenv(validator.CACHE_ENV, value)
+    for _ in range(3):
+        assert deliver(proxy_event({"event_id": "x"}))[0] == 400
+        clock.now += 1
+    assert secrets.calls == 1
