@@ -21,7 +21,8 @@ from http import HTTPStatus
 from urllib.parse import unquote
 
 ACCOUNT = "123456789012"  # moto's default account
-HEALTH_PATH = "/_tapctl/health"
+INTERNAL_PREFIX = "/_tapctl/"
+HEALTH_PATH = INTERNAL_PREFIX + "health"
 # Lambda's account quota of concurrent executions; moto enforces the same variable when a function's
 # concurrency is reserved (default: AWS's default quota).
 QUOTA_VARIABLE = "MOTO_LAMBDA_CONCURRENCY_QUOTA"
@@ -120,8 +121,15 @@ class Aws:
         return found
 
     def __call__(self, environ, start_response):
+        from tapctl.local.emulator import FAKE_KEY
+        from tapctl.local.serving import refusal, refused
+
         path, method = environ.get("PATH_INFO", ""), environ["REQUEST_METHOD"]
         json_type = {"Content-Type": "application/json"}
+        # The emulator's own reads (/_tapctl/...) are unsigned; everything else is an AWS API request.
+        reason = refusal(environ, access_key=FAKE_KEY, signed=not path.startswith(INTERNAL_PREFIX))
+        if reason:
+            return refused(start_response, reason)
         if path == HEALTH_PATH:
             return answer(start_response, 200, json_type, json.dumps({"ok": True}))
         if method == "GET" and _ACCOUNT_SETTINGS.fullmatch(path):

@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from tapctl.local.aws import ACCOUNT, FUNCTION_CODE_PATH, HEALTH_PATH, QUEUES_PATH, answer
-from tapctl.local.serving import phrase, serve
+from tapctl.local.serving import phrase, refusal, refused, serve
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's limit of a request body
 _INVOKE = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
@@ -183,11 +183,17 @@ class Emulator:
     # -- WSGI -----------------------------------------------------------------------------------------
 
     def __call__(self, environ, start_response):
+        from tapctl.local.emulator import FAKE_KEY
+
         path, method = environ.get("PATH_INFO", ""), environ["REQUEST_METHOD"]
+        user_request = _USER_REQUEST.fullmatch(path)
+        # The API's own requests are public, as on API Gateway; every other is an AWS API call (or health).
+        reason = refusal(environ, access_key=FAKE_KEY, signed=not (user_request or path == HEALTH_PATH))
+        if reason:
+            return refused(start_response, reason)
         if path == HEALTH_PATH:
             return answer(start_response, 200, {"Content-Type": "application/json"},
                           json.dumps({"ok": True, "aws_endpoint": self.aws_endpoint}))
-        user_request = _USER_REQUEST.fullmatch(path)
         if user_request:
             try:
                 return self._user_request(environ, start_response, **user_request.groupdict())

@@ -18,6 +18,36 @@ from http import HTTPStatus
 
 # A body larger than this is not read to its end to keep the connection: it is closed instead.
 MAX_DRAIN_BYTES = 64 * 1024 * 1024
+_LOOPBACK_NAMES = {"localhost", "::1"}
+
+
+def _loopback(host):
+    name = host[1:host.find("]")] if host.startswith("[") else host.rsplit(":", 1)[0]
+    parts = name.split(".")
+    return name.lower() in _LOOPBACK_NAMES or (
+        len(parts) == 4 and parts[0] == "127" and all(part.isdigit() and int(part) < 256 for part in parts))
+
+
+def refusal(environ, *, access_key, signed=True):
+    """Why a local target's server refuses a request, or None. A loopback port is reachable from any web
+    page open in the user's browser: by a plain form POST (no CORS preflight, no headers of its own) or,
+    after DNS rebinding, under another site's name. So the Host must be a loopback name, moto's control
+    API (``/moto-api``: reset wipes every resource, data.json dumps them) is not served, and an AWS API
+    request (``signed``) must carry the target's own credentials, which no web page can add."""
+    if not _loopback(environ.get("HTTP_HOST", "")):
+        return "the Host header names no loopback address: the local target answers only 127.0.0.1 or localhost"
+    if environ.get("PATH_INFO", "").lstrip("/").split("/", 1)[0] == "moto-api":
+        return "moto's control API is not served by the local target"
+    if signed and f"Credential={access_key}/" not in environ.get("HTTP_AUTHORIZATION", "") \
+            and f"X-Amz-Credential={access_key}%2F" not in environ.get("QUERY_STRING", ""):
+        return "the request is not signed with the local target's credentials"
+    return None
+
+
+def refused(start_response, reason):
+    body = json.dumps({"message": reason}).encode()
+    start_response("403 Forbidden", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def phrase(status):

@@ -7,6 +7,7 @@ import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import boto3
 import jsonschema
 import pytest
 from click.testing import CliRunner
@@ -230,3 +231,22 @@ def test_a_throttled_validator_answers_503_with_retry_after(local_only):
     assert (answer.value.code, answer.value.headers["Retry-After"], answer.value.headers["Content-Type"]) == (
         503, "1", "application/json")
     assert json.loads(answer.value.read()) == {"error": "Service temporarily unavailable, please retry"}
+
+
+def test_the_emulator_serves_no_web_page_only_its_own_clients(local_only):
+    deployment = local_only
+    for path, method in (("/moto-api/reset", "POST"), ("/moto-api/data.json", "GET")):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(deployment.endpoint + path, data=b"" if method == "POST" else None,
+                                                          method=method), timeout=10)
+        assert refused.value.code == 403
+    invoke = f"{deployment.endpoint}/2015-03-31/functions/{deployment.outputs['router_function_name']}/invocations"
+    with pytest.raises(urllib.error.HTTPError) as refused:  # a page's form POST: no credentials at all
+        urllib.request.urlopen(urllib.request.Request(invoke, data=b'{"message_body": "{}"}', method="POST"), timeout=10)
+    assert refused.value.code == 403
+    stranger = boto3.client("lambda", endpoint_url=deployment.endpoint, region_name=deployment.region,
+                            aws_access_key_id="stranger", aws_secret_access_key="stranger")
+    with pytest.raises(stranger.exceptions.ClientError, match="not signed with the local target's credentials"):
+        stranger.invoke(FunctionName=deployment.outputs["router_function_name"], Payload=b"{}")
+    # Everything is still there, and the target's own credentials are served.
+    assert deployment.client("dynamodb").describe_table(TableName=deployment.outputs["dynamodb_table_name"])
