@@ -539,8 +539,6 @@ def sign(settings, body_file, curl):
 
     Example: tapctl sign --env dev --file event.json --curl | sh
     """
-    import shlex
-
     from tapctl import signing
     from tapctl.signing_secret import SigningSecret
     from tapctl.targets import for_settings
@@ -550,11 +548,11 @@ def sign(settings, body_file, curl):
     outputs = _read_outputs(settings, target)
     headers = signing.headers(SigningSecret.of(target, outputs, settings.env).live()[0]["secret"], body)
     if curl:
-        parts = ["curl", "-s", "-X", "POST", outputs["api_endpoint"], "-H", "Content-Type: application/json"]
-        for name, value in headers.items():
-            parts += ["-H", f"{name}: {value}"]
-        parts += ["--data-binary", body.decode("utf-8", "replace")]
-        _emit(settings, {**headers, "curl": shlex.join(parts)}, [shlex.join(parts)])
+        try:
+            command = signing.curl_command(outputs["api_endpoint"], headers, body, body_file.name)
+        except ValueError as problem:
+            raise UsageError(f"--curl: {problem}") from None
+        _emit(settings, {**headers, "curl": command}, [command])
     else:
         _emit(settings, headers, [f"{name}: {value}" for name, value in headers.items()])
 

@@ -76,3 +76,26 @@ def rotated(entries, *, now, grace_seconds, secret=None):
 
 def value(entries):
     return json.dumps({"secrets": entries}, indent=2)
+
+
+def curl_command(url, signed_headers, body, source):
+    """A shell command that POSTs exactly ``body`` (the bytes signed) with ``signed_headers``. The body goes
+    through curl's ``--data-binary @-`` from printf, or ``@file`` when it is not text a shell can quote
+    (``source``: the file it was read from, ``<stdin>`` when there is none), never as an argument curl
+    would reinterpret (a leading ``@`` uploads a file). ``ValueError`` when it cannot be sent exactly."""
+    import os
+    import shlex
+
+    parts = ["curl", "-s", "-X", "POST", url, "-H", "Content-Type: application/json"]
+    for name, value in signed_headers.items():
+        parts += ["-H", f"{name}: {value}"]
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and "\0" not in text:
+        return f"printf '%s' {shlex.quote(text)} | {shlex.join(parts + ['--data-binary', '@-'])}"
+    if source and source != "<stdin>" and os.path.isfile(source):
+        return shlex.join(parts + ["--data-binary", "@" + os.path.abspath(source)])
+    raise ValueError("the body is not text a shell command can carry exactly (not UTF-8, or a NUL byte): "
+                     "give it with --file, and curl reads the file itself")
