@@ -21,11 +21,16 @@ resource "aws_kms_key" "alarms" {
         Resource  = "*"
       },
       {
+        # Only this account's alarms: without the conditions any account's CloudWatch could use the key.
         Sid       = "AlarmsPublish"
         Effect    = "Allow"
         Principal = { Service = "cloudwatch.amazonaws.com" }
         Action    = ["kms:GenerateDataKey*", "kms:Decrypt"]
         Resource  = "*"
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
+          ArnLike      = { "aws:SourceArn" = "${local.arn_prefix.cloudwatch}:alarm:*" }
+        }
       },
     ]
   })

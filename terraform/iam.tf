@@ -2,6 +2,10 @@
 # least privilege, named resources only.
 
 locals {
+  # UpdateItem may name only the outbox's attributes: the router and the sweeper can never rewrite a
+  # record's de-duplication fields (expires_at, request_id) or add others.
+  outbox_attributes_only = { test = "ForAllValues:StringEquals", variable = "dynamodb:Attributes", values = local.outbox.attributes }
+
   validator_policy_statements = [
     {
       sid       = "RecordEventIds"
@@ -27,9 +31,10 @@ locals {
       resources = concat([for queue in module.queue : queue.queue_arn], [aws_sqs_queue.router_failures.arn])
     },
     {
-      sid       = "ConfirmRouted"
-      actions   = ["dynamodb:UpdateItem"]
-      resources = [aws_dynamodb_table.this.arn]
+      sid        = "LeaseAndConfirm"
+      actions    = ["dynamodb:UpdateItem"]
+      resources  = [aws_dynamodb_table.this.arn]
+      conditions = [local.outbox_attributes_only]
     },
   ]
 
@@ -40,9 +45,10 @@ locals {
       resources = ["${aws_dynamodb_table.this.arn}/index/${local.outbox.index}"]
     },
     {
-      sid       = "ClaimPending"
-      actions   = ["dynamodb:UpdateItem"]
-      resources = [aws_dynamodb_table.this.arn]
+      sid        = "ClaimPending"
+      actions    = ["dynamodb:UpdateItem"]
+      resources  = [aws_dynamodb_table.this.arn]
+      conditions = [local.outbox_attributes_only]
     },
     {
       sid       = "InvokeRouter"

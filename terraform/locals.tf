@@ -21,7 +21,7 @@ locals {
   # router (after its queues, whose creation the provider holds about 25 s each) before the validator
   # on a deploy's critical path.
   arn_prefix = {
-    for service in ["sqs", "lambda"] :
+    for service in ["sqs", "lambda", "cloudwatch"] :
     service => "arn:${data.aws_partition.current.partition}:${service}:${var.aws_region}:${data.aws_caller_identity.current.account_id}"
   }
   router_arn = "${local.arn_prefix.lambda}:function:${local.names.router}"
@@ -41,7 +41,12 @@ locals {
   dedup_ttl_attribute = "expires_at"
 
   # The outbox's sparse index (handlers/records.py PENDING_INDEX; tests/terraform checks they agree).
-  outbox = { index = "pending" }
+  # The attributes the router and the sweeper may write (handlers/records.py: the key, the delivery,
+  # OUTBOX_ATTRIBUTES; tests/terraform checks they agree): their UpdateItem is held to them.
+  outbox = {
+    index      = "pending"
+    attributes = ["event_id", "received_at", "pending_shard", "pending_due", "pending_attempts", "message_body", "routing_until"]
+  }
 
   protected           = coalesce(var.protected, contains(var.protected_environments, local.env))
   deletion_protection = coalesce(var.enable_deletion_protection, local.protected)

@@ -263,7 +263,7 @@ run "least_privilege" {
   assert {
     condition = [for statement in module.router.policy.Statement : [statement.Sid, statement.Action, statement.Resource]] == [
       ["SendToQueues", ["sqs:SendMessage"], concat([for type in ["dispute", "payment", "refund"] : module.queue[type].queue_arn], [aws_sqs_queue.router_failures.arn])],
-      ["ConfirmRouted", ["dynamodb:UpdateItem"], [aws_dynamodb_table.this.arn]],
+      ["LeaseAndConfirm", ["dynamodb:UpdateItem"], [aws_dynamodb_table.this.arn]],
       ["WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], ["${module.router.log_group_arn}:*"]],
       ["WriteTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]],
     ]
@@ -278,6 +278,12 @@ run "least_privilege" {
       ["WriteTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]],
     ]
     error_message = "sweeper permissions: the index, its records, the router"
+  }
+  assert {
+    condition = alltrue([for statement in concat(module.router.policy.Statement, module.sweeper.policy.Statement) :
+      statement.Condition == { "ForAllValues:StringEquals" = { "dynamodb:Attributes" = local.outbox.attributes } }
+    if contains(statement.Action, "dynamodb:UpdateItem")])
+    error_message = "the router's and the sweeper's UpdateItem are held to the outbox's attributes"
   }
 }
 

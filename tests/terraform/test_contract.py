@@ -27,6 +27,8 @@ def test_module_agrees_with_the_handlers(terraform, module_copy):
         + hcl_set(sweeper.ENVIRONMENT),
         "outbox index": f'one(aws_dynamodb_table.this.global_secondary_index).name == "{records.PENDING_INDEX}"',
         "TTL attribute": f'aws_dynamodb_table.this.ttl[0].attribute_name == "{records.TTL_ATTRIBUTE}"',
+        "outbox attributes": "toset(local.outbox.attributes) == "
+        + hcl_set(["event_id", "received_at", *records.OUTBOX_ATTRIBUTES]),
         "design outputs exist": " && ".join(f"output.{name} != null" for name in REQUIRED_OUTPUTS),
     }
     # The validator's secret read, record, hand-over and rollback must all fit in its timeout, and the

@@ -28,12 +28,16 @@ resource "aws_iam_role_policy" "this" {
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = concat(
-      [for statement in var.policy_statements : {
+      [for statement in var.policy_statements : merge({
         Sid      = statement.sid
         Effect   = "Allow"
         Action   = statement.actions
         Resource = statement.resources
-      }],
+        }, length(statement.conditions) == 0 ? {} : {
+        Condition = { for test in distinct(statement.conditions[*].test) : test => {
+          for condition in statement.conditions : condition.variable => condition.values if condition.test == test
+        } }
+      })],
       [
         {
           Sid      = "WriteOwnLogs"

@@ -59,10 +59,15 @@ variable "log_retention_days" {
 }
 
 variable "policy_statements" {
-  description = "What the function may do beyond writing its own logs and X-Ray traces: a list of {sid, actions, resources}."
+  description = "What the function may do beyond writing its own logs and X-Ray traces: a list of {sid, actions, resources, conditions (optional: [{test, variable, values}])}."
   type = list(object({
     sid       = string
     actions   = list(string)
     resources = list(string)
+    conditions = optional(list(object({
+      test     = string
+      variable = string
+      values   = list(string)
+    })), [])
   }))
 }
