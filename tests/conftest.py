@@ -15,7 +15,7 @@ from handlers import runtime
 from handlers.signing_keys import keys
 from tapctl.cli import main
 from tapctl.smoke import post_json
-from tests.support import ROOT
+from tests.support import ROOT, unavailable
 
 REGION = "us-east-1"
 
@@ -141,7 +141,7 @@ def current_secret(*options):
 def skip_without_provider(result):
     """Skip, with terraform's reason, where neither a mirror nor the public registry gives the provider."""
     if result.exit_code == 3 and "the AWS provider cannot be installed" in result.output:
-        pytest.skip(result.output.strip().splitlines()[-1])
+        unavailable(result.output.strip().splitlines()[-1])
 
 
 def _listening(port):

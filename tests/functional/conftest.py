@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from handlers import records, router, runtime, validator
 from handlers.signing_keys import keys
 from tapctl.cli import main
-from tests.support import ROOT, secret_value
+from tests.support import ROOT, secret_value, unavailable
 
 ENV = "test"
 FIXTURE = ROOT / "tests" / "fixtures" / "module"
@@ -26,7 +26,7 @@ def project(aws, tmp_path, monkeypatch):
     """A project whose module needs no cloud (tests/fixtures/module); the account and region come from the
     moto server (STS), as they would from AWS."""
     if not (shutil.which("terraform") or shutil.which("tofu")):
-        pytest.skip("terraform is not installed (neither terraform nor tofu on PATH)")
+        unavailable("terraform is not installed (neither terraform nor tofu on PATH)")
     root = tmp_path / "project"
     shutil.copytree(ROOT / "handlers", root / "handlers", ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setenv("TAPCTL_PROJECT_DIR", str(root))

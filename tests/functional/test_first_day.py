@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from tapctl.cli import main
-from tests.support import ROOT
+from tests.support import ROOT, unavailable
 
 OFFLINE = ("Error: the AWS provider cannot be installed: no mirror is configured and the public registry is "
            "unreachable (registry.terraform.io: ")
@@ -23,7 +23,7 @@ def offline(monkeypatch, unused_port):
     """No provider mirror, and the registry unreachable even on a machine with a network: every HTTPS
     request terraform makes goes to a proxy port nobody listens on."""
     if not shutil.which("terraform"):
-        pytest.skip("terraform is not installed")
+        unavailable("terraform is not installed")
     monkeypatch.delenv("TAPCTL_PLUGIN_DIR", raising=False)
     monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{unused_port}")
     monkeypatch.setenv("AWS_REGION", "us-east-1")

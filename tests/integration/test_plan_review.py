@@ -215,3 +215,25 @@ def test_summary_and_json_cannot_both_choose_the_output(local_only):
     result = local_only.tapctl("plan", "--summary", "md", "--json")
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1] == "Error: --json and --summary both choose what is printed: use --summary json"
+
+
+def test_a_destroy_plan_names_everything_it_would_lose_and_its_saved_plan_is_refused(local_only, tmp_path):
+    deployment = local_only
+    plan_file = tmp_path / "destroy.tfplan"
+    summary_file = tmp_path / "destroy.json"
+    result = deployment.tapctl("plan", "--destroy", "--out", str(plan_file), "--summary-file", str(summary_file))
+    assert result.exit_code == 11, result.output
+    summary = json.loads(summary_file.read_text())
+    assert summary["counts"]["replace"] == 0 and summary["counts"]["delete"] >= len(STATEFUL_ROWS)
+    assert {(finding["address"], finding["action"]) for finding in summary["data_loss"]} == {
+        (row.split(" | ")[0].strip("`"), "delete") for row in STATEFUL_ROWS}
+    table = deployment.client("dynamodb").describe_table(TableName="transaction-events-itest")["Table"]
+
+    # The reviewed plan applied as it stands: refused before anything changes, one line per finding.
+    result = deployment.tapctl("apply", "--plan", str(plan_file))
+    assert result.exit_code == 11, result.output
+    assert "DATA LOSS: delete aws_dynamodb_table.this (transaction-events-itest)" in result.output
+    assert "Error: nothing was changed" in result.output
+    after = deployment.client("dynamodb").describe_table(TableName="transaction-events-itest")["Table"]
+    assert after["CreationDateTime"] == table["CreationDateTime"]
+    assert deployment.tapctl("plan").exit_code == 0  # still deployed, nothing to change

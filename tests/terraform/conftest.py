@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, unavailable
 
 MODULE = ROOT / "terraform"
 
@@ -25,7 +25,7 @@ def terraform_bin():
 def terraform():
     found = terraform_bin()
     if not found:
-        pytest.skip("terraform is not installed: no TAPCTL_TERRAFORM_BIN, no terraform or tofu on PATH")
+        unavailable("terraform is not installed: no TAPCTL_TERRAFORM_BIN, no terraform or tofu on PATH")
     return found
 
 
@@ -54,7 +54,7 @@ def module_copy(tmp_path_factory, terraform, plugin_dir):
     source = [f"-plugin-dir={plugin_dir}"] if plugin_dir else []
     result = run(terraform, "init", "-backend=false", *source, "-no-color", cwd=copy, check=False)
     if result.returncode != 0 and not plugin_dir and "could not connect to registry" in " ".join(result.stderr.split()):
-        pytest.skip("no AWS provider: no mirror is configured (TAPCTL_PLUGIN_DIR) and the public registry is "
+        unavailable("no AWS provider: no mirror is configured (TAPCTL_PLUGIN_DIR) and the public registry is "
                     "unreachable")
     if result.returncode != 0:
         pytest.fail(f"terraform init failed:\n{result.stdout}\n{result.stderr}")

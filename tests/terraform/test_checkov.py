@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, unavailable
 
 
 @pytest.fixture(scope="module")
 def checkov_report():
     checkov = Path(os.environ.get("TAPCTL_CHECKOV", ROOT / ".venv-checkov" / "bin" / "checkov"))
     if not checkov.exists():
-        pytest.skip(f"checkov is not installed at {checkov} (make test installs it; or set TAPCTL_CHECKOV)")
+        unavailable(f"checkov is not installed at {checkov} (make test installs it; or set TAPCTL_CHECKOV)")
     result = subprocess.run(
         [str(checkov), "-d", str(ROOT / "terraform"), "--framework", "terraform", "--skip-download", "-o", "json"],
         capture_output=True,

@@ -49,7 +49,7 @@ def test_handlers_import_nothing_beyond_the_standard_library_and_boto3():
 import sys
 import boto3, botocore.config, botocore.exceptions
 baseline = set(sys.modules)
-import handlers.validator, handlers.router
+import handlers.validator, handlers.router, handlers.sweeper
 extra = {name.split('.')[0] for name in set(sys.modules) - baseline}
 print(sorted(extra - set(sys.stdlib_module_names) - {'handlers'}))
 """
