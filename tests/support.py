@@ -17,6 +17,12 @@ SCHEMA_FILE = ROOT / "terraform" / "schema" / "webhook_event.schema.json"
 TRANSACTION_TYPES = ("payment", "refund", "dispute")
 
 
+# Number literals a sender may write that no parser reads back as written: more digits than Python's int
+# takes, exponents beyond a double's and decimal's range, values that round to infinity or to zero.
+HOSTILE_NUMBERS = ["9" * 4301, "-" + "9" * 5000, "1e9999999999999999999", "-1E+999999999999999999", "1e-9999999999999999999",
+                   "1e400", "-1e309", "1e-400", "2e-324", "0." + "0" * 200 + "1", "1" + "0" * 101, "1.5e+00000000000000000400"]
+
+
 def unavailable(reason):
     """Skip a test whose tool is missing on a laptop; under CI (CI=true) fail it, naming what is missing:
     a tier that cannot run must not pass as skipped."""
