@@ -13,13 +13,13 @@ Like with like, in one run, on one emulator:
 Two floors, each the calls that moto must serve for one event, made directly with boto3:
 - "send": PutItem + SendMessage (the pipeline's two writes);
 - "calls": PutItem (the validator's item, outbox attributes included, on a table with the outbox's
-  index) + SendMessage + UpdateItem (the router's confirmation): every AWS call the pipeline makes per
-  event, so the pipeline's ratio to it is the emulator's own cost (HTTP, the gateway's validation,
+  index) + UpdateItem (the router's lease) + SendMessage + UpdateItem (the router's confirmation): every
+  AWS call the pipeline makes per event, so the pipeline's ratio to it is the emulator's own cost (HTTP, the gateway's validation,
   worker processes, the asynchronous invoke, logs), which is what can be cut.
 
 The rate is compared with "calls" (the same calls, end to end); a sender's latency with "send": its
 answer waits for two calls (PutItem, the hand-over), as a "send" floor event does, while the router's
-two calls come after the answer.
+three calls come after the answer.
 
 The floors call the environment's AWS APIs (moto, in the emulator's second process) directly, as the
 functions do. Before the rounds, each phase runs once unmeasured (WARM_UP events), so worker processes
@@ -50,7 +50,7 @@ import boto3
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from handlers import records  # noqa: E402
+from handlers import records, router  # noqa: E402
 from tapctl import signing  # noqa: E402
 from tapctl.config import QUEUE_OUTPUTS  # noqa: E402
 from tapctl.local.aws import QUEUES_PATH  # noqa: E402
@@ -90,8 +90,8 @@ def fresh_queues(sqs, prefix):
 
 
 def floor(endpoint, *, confirm, count=EVENTS):
-    """PutItem + SendMessage (+ UpdateItem with ``confirm``) per event, on fresh resources shaped as the
-    pipeline's; each client thread reuses its own boto3 clients."""
+    """PutItem + SendMessage (+ the router's lease and confirmation, two UpdateItems, with ``confirm``) per
+    event, on fresh resources shaped as the pipeline's; each client thread reuses its own boto3 clients."""
     setup = client("dynamodb", endpoint)
     table = f"floor-{uuid.uuid4().hex[:8]}"
     setup.create_table(
@@ -115,6 +115,9 @@ def floor(endpoint, *, confirm, count=EVENTS):
         body = json.dumps({**event, "received_at": "2026-11-30T00:00:00.000Z"})
         store = records.Records(table, local.dynamodb)
         store.claim(event, request="bench", now=time.time(), received_at="2026-11-30T00:00:00.000Z", message_body=body)
+        if confirm:
+            store.start_routing(event["event_id"], received_at="2026-11-30T00:00:00.000Z", now=time.time(),
+                                lease_seconds=router.LEASE_SECONDS)
         local.sqs.send_message(QueueUrl=queues[event["transaction_type"]], MessageBody=body, MessageAttributes={
             "event_id": {"DataType": "String", "StringValue": event["event_id"]},
             "transaction_type": {"DataType": "String", "StringValue": event["transaction_type"]}})
@@ -242,7 +245,7 @@ def main():
     delivery = {key: sum(r["delivery"][key] for r in rounds) for key in ("accepted", "lost", "duplicated_or_misrouted")}
     results = {"clients": CLIENTS, "events_per_round": EVENTS, "messages_per_queue": EVENTS // 3, "rounds": ROUNDS,
                "phases": phases, "pipeline_vs": ratios, "delivery": delivery, "each_round": rounds}
-    names = {"floor_send": "floor: PutItem + SendMessage", "floor_calls": "floor: + UpdateItem (every call)",
+    names = {"floor_send": "floor: PutItem + SendMessage", "floor_calls": "floor: + 2 UpdateItems (every call)",
              "pipeline": "pipeline: signed POST /webhook"}
     print(f"{CLIENTS} clients, {EVENTS} events per phase ({EVENTS // 3} per queue), median of {ROUNDS} rounds")
     print(f"{'phase':<36} {'events/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
