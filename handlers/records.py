@@ -43,8 +43,9 @@ PENDING_INDEX = "pending"
 # Pending records spread over a few index partitions: one would take every accepted event's two index
 # writes (added, then removed), near one partition's 1 000 writes per second at the pipeline's peak.
 PENDING_SHARDS = ("p0", "p1", "p2", "p3")
-# How long after its record a hand-over counts as lost. The router confirms within milliseconds; an
-# asynchronous retry of the router comes after a minute on AWS, and may then deliver a second time.
+# How long after its record a hand-over counts as lost. The router confirms within milliseconds; one
+# that is merely late (queued behind a busy router, retried after a minute on AWS) is harmless: the
+# sweeper's second hand-over finds the record leased or routed and sends nothing.
 PENDING_GRACE_SECONDS = 30
 ROUTING_LEASE_ATTRIBUTE = "routing_until"
 OUTBOX_ATTRIBUTES = ("pending_shard", "pending_due", "pending_attempts", "message_body", ROUTING_LEASE_ATTRIBUTE)
