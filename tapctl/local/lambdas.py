@@ -266,6 +266,7 @@ class Pool:
         self.limit = config.reserved if config.reserved is not None else DEFAULT_CONCURRENCY
         self.idle = []
         self.busy = 0
+        self.closed = False
         self.lock = threading.Condition()
 
     def resize(self, config):
@@ -294,12 +295,16 @@ class Pool:
     def release(self, instance):
         with self.lock:
             self.busy -= 1
-            if instance is not None and instance.alive:
+            keep = instance is not None and instance.alive and not self.closed
+            if keep:
                 self.idle.append(instance)
             self.lock.notify()
+        if instance is not None and not keep:
+            instance.kill()  # a container of a replaced configuration ends with its invocation
 
     def close(self):
         with self.lock:
+            self.closed = True
             for instance in self.idle:
                 instance.kill()
             self.idle.clear()
@@ -364,6 +369,13 @@ class LambdaRuntime:
                 pool = self.pools[config.key] = Pool(config, self._unpack(config), self.base_env, self._log(name), ship)
         pool.resize(config)  # a changed reservation applies at once, to the containers already warm
         return pool
+
+    def recycle(self, name):
+        """New containers for the next invocations of ``name``, as Lambda starts after every configuration
+        or code update; the ones running now finish their invocation first."""
+        with self.lock:
+            for key in [key for key in self.pools if key[0] == name]:
+                self.pools.pop(key).close()
 
     def _unpack(self, config):
         code = self.functions.code(config.name)

@@ -29,6 +29,8 @@ _INVOKE = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 _USER_REQUEST = re.compile(r"/restapis/(?P<api>[^/]+)/(?P<stage>[^/]+)/_user_request_(?P<path>/.*)")
 # Control-plane writes that change what the data plane serves.
 _CONTROL_PLANE = re.compile(r"/(restapis|20\d\d-\d\d-\d\d/functions)")
+# A function's configuration or code written: Lambda runs its next invocations in new containers.
+_FUNCTION_UPDATE = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/(configuration|code)")
 # Headers of one connection, not of the request or answer it carries.
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection",
                "content-length"}
@@ -216,6 +218,10 @@ class Emulator:
         finally:
             if method != "GET" and _CONTROL_PLANE.match(path):
                 self.generation += 1  # after the write: the data plane rereads what it now serves
+            update = _FUNCTION_UPDATE.fullmatch(path) if method == "PUT" else None
+            if update:  # even one that is taken back before the next invocation (tapctl secret rotate --recycle)
+                name = unquote(update.group("name"))
+                self.lambdas.recycle(name.split(":")[6] if name.startswith("arn:") else name)
 
     @staticmethod
     def _body(environ):

@@ -188,3 +188,11 @@ def test_invocations_errors_and_throttles_are_counted_for_cloudwatch(runtime):
     counted = runtime.counters.take()["fn"]
     assert (counted["Invocations"], counted["Errors"], counted["Throttles"], len(counted["Duration"])) == (3, 1, 1, 3)
     assert runtime.counters.take() == {}
+
+
+def test_a_configuration_update_gets_new_containers_even_when_taken_back(runtime):
+    runtime.configure("fn")
+    assert runtime.invoke("fn", {})[1]["calls"] == 1
+    assert runtime.invoke("fn", {})[1]["calls"] == 2  # warm
+    runtime.recycle("fn")  # the emulator saw UpdateFunctionConfiguration: same configuration again afterwards
+    assert runtime.invoke("fn", {})[1]["calls"] == 1  # a cold start

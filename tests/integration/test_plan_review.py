@@ -224,7 +224,7 @@ def test_a_destroy_plan_names_everything_it_would_lose_and_its_saved_plan_is_ref
     result = deployment.tapctl("plan", "--destroy", "--out", str(plan_file), "--summary-file", str(summary_file))
     assert result.exit_code == 11, result.output
     summary = json.loads(summary_file.read_text())
-    assert summary["counts"]["replace"] == 0 and summary["counts"]["delete"] >= len(STATEFUL_ROWS)
+    assert summary["counts"]["replace"] == 0 and summary["counts"]["destroy"] >= len(STATEFUL_ROWS)
     assert {(finding["address"], finding["action"]) for finding in summary["data_loss"]} == {
         (row.split(" | ")[0].strip("`"), "delete") for row in STATEFUL_ROWS}
     table = deployment.client("dynamodb").describe_table(TableName="transaction-events-itest")["Table"]
