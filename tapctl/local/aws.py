@@ -20,6 +20,9 @@ import time
 from http import HTTPStatus
 from urllib.parse import unquote
 
+from tapctl.local.emulator import FAKE_KEY
+from tapctl.local.serving import refusal, refused
+
 ACCOUNT = "123456789012"  # moto's default account
 INTERNAL_PREFIX = "/_tapctl/"
 HEALTH_PATH = INTERNAL_PREFIX + "health"
@@ -64,8 +67,6 @@ class Aws:
         if self._sqs_client is None:
             import boto3
             from botocore.config import Config
-
-            from tapctl.local.emulator import FAKE_KEY
 
             self._sqs_client = boto3.client("sqs", endpoint_url=self.endpoint, region_name=self.region,
                                             aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_KEY,
@@ -121,9 +122,6 @@ class Aws:
         return found
 
     def __call__(self, environ, start_response):
-        from tapctl.local.emulator import FAKE_KEY
-        from tapctl.local.serving import refusal, refused
-
         path, method = environ.get("PATH_INFO", ""), environ["REQUEST_METHOD"]
         json_type = {"Content-Type": "application/json"}
         # The emulator's own reads (/_tapctl/...) are unsigned; everything else is an AWS API request.

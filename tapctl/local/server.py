@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from tapctl.local.aws import ACCOUNT, FUNCTION_CODE_PATH, HEALTH_PATH, QUEUES_PATH, answer
+from tapctl.local.emulator import FAKE_KEY
 from tapctl.local.serving import phrase, refusal, refused, serve
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's limit of a request body
@@ -174,8 +175,6 @@ class Emulator:
                 import boto3
                 from botocore.config import Config
 
-                from tapctl.local.emulator import FAKE_KEY
-
                 self._clients[service] = boto3.client(
                     service, endpoint_url=self.aws_endpoint, region_name=self.region, aws_access_key_id=FAKE_KEY,
                     aws_secret_access_key=FAKE_KEY, config=Config(retries={"max_attempts": 1}),
@@ -185,8 +184,6 @@ class Emulator:
     # -- WSGI -----------------------------------------------------------------------------------------
 
     def __call__(self, environ, start_response):
-        from tapctl.local.emulator import FAKE_KEY
-
         path, method = environ.get("PATH_INFO", ""), environ["REQUEST_METHOD"]
         user_request = _USER_REQUEST.fullmatch(path)
         # The API's own requests are public, as on API Gateway; every other is an AWS API call (or health).
