@@ -179,34 +179,48 @@ class Records:
     # -- the sweeper's view ---------------------------------------------------------------------------
 
     def due(self, shard, *, now, limit):
-        """The pending records of ``shard`` whose due time has passed (through the sparse index)."""
-        return self.client.query(
+        """The pending records (``Due``) of ``shard`` whose due time has passed (through the sparse index)."""
+        items = self.client.query(
             TableName=self.table,
             IndexName=PENDING_INDEX,
             KeyConditionExpression="pending_shard = :shard AND pending_due < :now",
             ExpressionAttributeValues={":shard": {"S": shard}, ":now": {"N": str(int(now))}},
             Limit=limit,
         ).get("Items", [])
+        return [Due(item) for item in items]
 
-    def postpone(self, item, *, now, next_due):
+    def postpone(self, due, *, now, next_due):
         """Move a due record's due time on and count the hand-over, only if it is still the one ``due`` read
         and no router holds its lease; False when another sweeper or a router got there first."""
-        attempts = int(item.get("pending_attempts", {}).get("N", "0"))
         try:
             self.client.update_item(
                 TableName=self.table,
-                Key={"event_id": item["event_id"]},
+                Key={"event_id": {"S": due.event_id}},
                 UpdateExpression="SET pending_due = :next, pending_attempts = :attempts",
                 ConditionExpression=(f"pending_due = :due AND (attribute_not_exists({ROUTING_LEASE_ATTRIBUTE})"
                                      f" OR {ROUTING_LEASE_ATTRIBUTE} < :now)"),
-                ExpressionAttributeValues={":next": {"N": str(int(next_due))}, ":attempts": {"N": str(attempts + 1)},
-                                           ":due": item["pending_due"], ":now": {"N": f"{now:.3f}"}},
+                ExpressionAttributeValues={":next": {"N": str(int(next_due))},
+                                           ":attempts": {"N": str(due.attempts + 1)},
+                                           ":due": due.item["pending_due"], ":now": {"N": f"{now:.3f}"}},
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
             raise
         return True
+
+
+class Due:
+    """A pending record past its due time, as the sweeper sees it: whose it is, how often it was handed
+    over, and the message to hand over again."""
+
+    __slots__ = ("item", "event_id", "attempts", "message_body")
+
+    def __init__(self, item):
+        self.item = item  # as read: postpone's condition compares its due time
+        self.event_id = item["event_id"]["S"]
+        self.attempts = int(item.get("pending_attempts", {}).get("N", "0"))
+        self.message_body = item["message_body"]["S"]
 
 
 def _why_not_routable(item, received_at):

@@ -1,4 +1,4 @@
-"""What both functions share: AWS clients made once per container, and the one JSON log line per invocation.
+"""What every function shares: AWS clients made once per container, and the one JSON log line per invocation.
 
 Clients come from the standard environment (``AWS_REGION``, ``AWS_ENDPOINT_URL``,
 ``AWS_ENDPOINT_URL_<SERVICE>``), so the same code talks to AWS or to a local emulator unchanged.

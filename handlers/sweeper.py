@@ -41,22 +41,22 @@ def sweep(*, table, router, now, dynamodb, lambda_client):
     store = records.Records(table, dynamodb)
     found = handed = failed = stuck = 0
     for shard in records.PENDING_SHARDS:
-        for item in store.due(shard, now=now, limit=BATCH):
+        for due in store.due(shard, now=now, limit=BATCH):
             found += 1
-            attempts = int(item.get("pending_attempts", {}).get("N", "0"))
-            if not store.postpone(item, now=now, next_due=now + backoff(attempts)):
+            attempts = due.attempts
+            if not store.postpone(due, now=now, next_due=now + backoff(attempts)):
                 continue  # another sweeper has it, a router holds its lease, or it has just been routed
             if attempts + 1 >= STUCK_AFTER:
                 stuck += 1
             try:
-                runtime.hand_over(lambda_client, router, item["message_body"]["S"])
+                runtime.hand_over(lambda_client, router, due.message_body)
                 handed += 1
                 outcome = "stuck" if attempts + 1 >= STUCK_AFTER else "handed_over"
                 error = None
             except (ClientError, BotoCoreError, RuntimeError) as problem:
                 failed += 1
                 outcome, error = "handover_failed", f"{type(problem).__name__}: {problem}"
-            runtime.log_invocation(function=FUNCTION, request=None, event_id=item["event_id"]["S"], outcome=outcome,
+            runtime.log_invocation(function=FUNCTION, request=None, event_id=due.event_id, outcome=outcome,
                                    status=200 if error is None else 503, started=time.perf_counter(), error=error,
                                    attempts=attempts + 1)
     return {"found": found, "handed_over": handed, "failed": failed, "stuck": stuck}
