@@ -62,17 +62,13 @@ locals {
     { (local.names.router_failures) = aws_sqs_queue.router_failures.name },
   )
 
-  functions = {
-    validator = module.validator.function_name
-    router    = module.router.function_name
-    sweeper   = module.sweeper.function_name
-  }
+  function_names = { for name, function in module.function : name => function.function_name }
 }
 
 # The sweeper's records it could not hand over (the router refused, or five tries did not confirm).
 resource "aws_cloudwatch_log_metric_filter" "outbox_stuck" {
   name           = "${local.names.sweeper}-stuck"
-  log_group_name = module.sweeper.log_group_name
+  log_group_name = module.function["sweeper"].log_group_name
   pattern        = "{ ($.outcome = \"stuck\") || ($.outcome = \"handover_failed\") }"
 
   metric_transformation {
@@ -136,7 +132,7 @@ resource "aws_cloudwatch_metric_alarm" "oldest_message" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "lambda_error_rate" {
-  for_each = local.functions
+  for_each = local.function_names
 
   alarm_name          = "${each.value}-error-rate"
   alarm_description   = "More than ${var.alarm_lambda_error_rate_percent} % of ${each.value} invocations fail."
@@ -178,7 +174,7 @@ resource "aws_cloudwatch_metric_alarm" "lambda_error_rate" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
-  for_each = local.functions
+  for_each = local.function_names
 
   alarm_name          = "${each.value}-throttled"
   alarm_description   = var.reserved_concurrency == null ? "${each.value} is throttled: the account's unreserved concurrency is exhausted." : "${each.value} is throttled: its reserved concurrency (${var.reserved_concurrency}) is exhausted."

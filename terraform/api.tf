@@ -54,7 +54,7 @@ resource "aws_api_gateway_integration" "webhook_post" {
   http_method             = aws_api_gateway_method.webhook_post.http_method
   type                    = "AWS_PROXY"
   integration_http_method = "POST"
-  uri                     = module.validator.invoke_arn
+  uri                     = module.function["validator"].invoke_arn
 }
 
 locals {
@@ -153,7 +153,7 @@ resource "aws_api_gateway_stage" "this" {
 
   # The validator names the router by its ARN, not through the resource, so nothing else orders the
   # two: the stage goes live only once the router and its failure destination exist.
-  depends_on = [aws_api_gateway_account.this, module.router, aws_lambda_function_event_invoke_config.router]
+  depends_on = [aws_api_gateway_account.this, module.function, aws_lambda_function_event_invoke_config.router]
 }
 
 resource "aws_api_gateway_method_settings" "all" {
@@ -173,7 +173,7 @@ resource "aws_api_gateway_method_settings" "all" {
 resource "aws_lambda_permission" "api_invoke_validator" {
   statement_id  = "AllowApiGatewayPostWebhook"
   action        = "lambda:InvokeFunction"
-  function_name = module.validator.function_name
+  function_name = module.function["validator"].function_name
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_api_gateway_rest_api.this.execution_arn}/${aws_api_gateway_stage.this.stage_name}/${aws_api_gateway_method.webhook_post.http_method}/${aws_api_gateway_resource.webhook.path_part}"
 }

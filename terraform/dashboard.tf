@@ -15,7 +15,7 @@ locals {
 # One metric per outcome, from the outcome field of each JSON log line.
 resource "aws_cloudwatch_log_metric_filter" "validator_outcomes" {
   name           = "${local.names.validator}-outcomes"
-  log_group_name = module.validator.log_group_name
+  log_group_name = module.function["validator"].log_group_name
   pattern        = "{ $.outcome = * }"
 
   metric_transformation {
@@ -29,7 +29,7 @@ resource "aws_cloudwatch_log_metric_filter" "validator_outcomes" {
 
 resource "aws_cloudwatch_log_metric_filter" "router_outcomes" {
   name           = "${local.names.router}-outcomes"
-  log_group_name = module.router.log_group_name
+  log_group_name = module.function["router"].log_group_name
   pattern        = "{ $.outcome = * }"
 
   metric_transformation {
@@ -85,7 +85,7 @@ resource "aws_cloudwatch_dashboard" "this" {
         type = "metric", x = 0, y = 12, width = 24, height = 6
         properties = {
           title = "Functions: errors and throttles", region = var.aws_region, stat = "Sum", period = 60
-          metrics = flatten([for name in values(local.functions) : [
+          metrics = flatten([for name in values(local.function_names) : [
             ["AWS/Lambda", "Errors", "FunctionName", name],
             ["AWS/Lambda", "Throttles", "FunctionName", name],
           ]])

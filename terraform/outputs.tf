@@ -15,42 +15,42 @@ output "api_stage_name" {
 
 output "validator_lambda_arn" {
   description = "ARN of webhook-validator."
-  value       = module.validator.function_arn
+  value       = module.function["validator"].function_arn
 }
 
 output "router_lambda_arn" {
   description = "ARN of event-router."
-  value       = module.router.function_arn
+  value       = module.function["router"].function_arn
 }
 
 output "validator_function_name" {
   description = "Name of webhook-validator."
-  value       = module.validator.function_name
+  value       = module.function["validator"].function_name
 }
 
 output "router_function_name" {
   description = "Name of event-router."
-  value       = module.router.function_name
+  value       = module.function["router"].function_name
 }
 
 output "validator_log_group_name" {
   description = "Log group of webhook-validator (one JSON line per invocation)."
-  value       = module.validator.log_group_name
+  value       = module.function["validator"].log_group_name
 }
 
 output "router_log_group_name" {
   description = "Log group of event-router (one JSON line per invocation)."
-  value       = module.router.log_group_name
+  value       = module.function["router"].log_group_name
 }
 
 output "sweeper_function_name" {
   description = "Name of outbox-sweeper."
-  value       = module.sweeper.function_name
+  value       = module.function["sweeper"].function_name
 }
 
 output "sweeper_log_group_name" {
   description = "Log group of outbox-sweeper."
-  value       = module.sweeper.log_group_name
+  value       = module.function["sweeper"].log_group_name
 }
 
 output "payments_queue_url" {

@@ -111,7 +111,7 @@ variable "sweeper_timeout" {
 }
 
 variable "lambda_runtime" {
-  description = "Lambda runtime of both functions."
+  description = "Lambda runtime of every function."
   type        = string
   default     = "python3.11"
 
@@ -122,7 +122,7 @@ variable "lambda_runtime" {
 }
 
 variable "lambda_architecture" {
-  description = "Instruction set of both functions."
+  description = "Instruction set of every function."
   type        = string
   default     = "arm64"
 
@@ -177,7 +177,7 @@ variable "reserved_concurrency" {
 }
 
 variable "enable_xray_tracing" {
-  description = "Active X-Ray tracing on both functions and on the API stage."
+  description = "Active X-Ray tracing on every function and on the API stage."
   type        = bool
   default     = true
 }

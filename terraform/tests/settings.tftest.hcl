@@ -47,7 +47,7 @@ override_resource {
 }
 
 override_resource {
-  target = module.validator.aws_lambda_function.this
+  target = module.function["validator"].aws_lambda_function.this
   values = {
     arn        = "arn:aws:lambda:us-east-1:123456789012:function:webhook-validator-dev"
     invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:webhook-validator-dev/invocations"
@@ -55,12 +55,12 @@ override_resource {
 }
 
 override_resource {
-  target = module.validator.aws_cloudwatch_log_group.this
+  target = module.function["validator"].aws_cloudwatch_log_group.this
   values = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/webhook-validator-dev" }
 }
 
 override_resource {
-  target = module.router.aws_lambda_function.this
+  target = module.function["router"].aws_lambda_function.this
   values = {
     arn        = "arn:aws:lambda:us-east-1:123456789012:function:event-router-dev"
     invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:event-router-dev/invocations"
@@ -68,7 +68,7 @@ override_resource {
 }
 
 override_resource {
-  target = module.sweeper.aws_lambda_function.this
+  target = module.function["sweeper"].aws_lambda_function.this
   values = {
     arn        = "arn:aws:lambda:us-east-1:123456789012:function:outbox-sweeper-dev"
     invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:outbox-sweeper-dev/invocations"
@@ -76,12 +76,12 @@ override_resource {
 }
 
 override_resource {
-  target = module.sweeper.aws_cloudwatch_log_group.this
+  target = module.function["sweeper"].aws_cloudwatch_log_group.this
   values = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/outbox-sweeper-dev" }
 }
 
 override_resource {
-  target = module.router.aws_cloudwatch_log_group.this
+  target = module.function["router"].aws_cloudwatch_log_group.this
   values = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/event-router-dev" }
 }
 
@@ -98,11 +98,11 @@ run "names_carry_the_environment_suffix" {
     error_message = "table name"
   }
   assert {
-    condition     = module.validator.function_name == "webhook-validator-dev" && module.router.function_name == "event-router-dev"
+    condition     = module.function["validator"].function_name == "webhook-validator-dev" && module.function["router"].function_name == "event-router-dev"
     error_message = "function names"
   }
   assert {
-    condition     = module.validator.log_group_name == "/aws/lambda/webhook-validator-dev" && module.router.log_group_name == "/aws/lambda/event-router-dev"
+    condition     = module.function["validator"].log_group_name == "/aws/lambda/webhook-validator-dev" && module.function["router"].log_group_name == "/aws/lambda/event-router-dev"
     error_message = "log group names"
   }
   assert {
@@ -121,7 +121,7 @@ run "names_carry_the_environment_suffix" {
 
 run "functions_as_the_design_fixes_them" {
   assert {
-    condition = jsonencode([for fn in [module.validator, module.router] : [
+    condition = jsonencode([for fn in [module.function["validator"], module.function["router"]] : [
       fn.configuration.runtime, fn.configuration.architectures, fn.configuration.memory_size,
       fn.configuration.reserved_concurrency, fn.configuration.tracing_mode, fn.configuration.log_retention_days,
       ]]) == jsonencode([
@@ -131,15 +131,15 @@ run "functions_as_the_design_fixes_them" {
     error_message = "runtime, architecture, memory, reserved concurrency, tracing or log retention"
   }
   assert {
-    condition     = module.validator.configuration.timeout == 30 && module.router.configuration.timeout == 60
+    condition     = module.function["validator"].configuration.timeout == 30 && module.function["router"].configuration.timeout == 60
     error_message = "timeouts"
   }
   assert {
-    condition     = module.validator.configuration.handler == "handlers.validator.lambda_handler" && module.router.configuration.handler == "handlers.router.lambda_handler"
+    condition     = module.function["validator"].configuration.handler == "handlers.validator.lambda_handler" && module.function["router"].configuration.handler == "handlers.router.lambda_handler"
     error_message = "handlers"
   }
   assert {
-    condition = module.validator.configuration.environment == tomap({
+    condition = module.function["validator"].configuration.environment == tomap({
       DYNAMODB_TABLE               = "transaction-events-dev"
       ROUTER_LAMBDA_NAME           = "event-router-dev"
       SIGNING_SECRET_ARN           = "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-signing-dev-AbCdEf"
@@ -150,7 +150,7 @@ run "functions_as_the_design_fixes_them" {
     error_message = "validator environment"
   }
   assert {
-    condition = module.router.configuration.environment == tomap({
+    condition = module.function["router"].configuration.environment == tomap({
       PAYMENTS_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/payments-queue-dev"
       REFUNDS_QUEUE_URL  = "https://sqs.us-east-1.amazonaws.com/123456789012/refunds-queue-dev"
       DISPUTES_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/disputes-queue-dev"
@@ -211,7 +211,7 @@ run "api_validates_throttles_and_traces" {
     error_message = "body validation"
   }
   assert {
-    condition     = aws_api_gateway_integration.webhook_post.type == "AWS_PROXY" && aws_api_gateway_integration.webhook_post.uri == module.validator.invoke_arn
+    condition     = aws_api_gateway_integration.webhook_post.type == "AWS_PROXY" && aws_api_gateway_integration.webhook_post.uri == module.function["validator"].invoke_arn
     error_message = "AWS_PROXY integration to the validator"
   }
   assert {
@@ -251,36 +251,36 @@ run "api_validates_throttles_and_traces" {
 
 run "least_privilege" {
   assert {
-    condition = [for statement in module.validator.policy.Statement : [statement.Sid, statement.Action, statement.Resource]] == [
+    condition = [for statement in module.function["validator"].policy.Statement : [statement.Sid, statement.Action, statement.Resource]] == [
       ["RecordEventIds", ["dynamodb:PutItem", "dynamodb:DeleteItem"], [aws_dynamodb_table.this.arn]],
       ["InvokeRouter", ["lambda:InvokeFunction"], ["arn:aws:lambda:us-east-1:123456789012:function:event-router-dev"]],
       ["ReadSigningSecret", ["secretsmanager:GetSecretValue"], [aws_secretsmanager_secret.signing.arn]],
-      ["WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], ["${module.validator.log_group_arn}:*"]],
+      ["WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], ["${module.function["validator"].log_group_arn}:*"]],
       ["WriteTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]],
     ]
     error_message = "validator permissions"
   }
   assert {
-    condition = [for statement in module.router.policy.Statement : [statement.Sid, statement.Action, statement.Resource]] == [
+    condition = [for statement in module.function["router"].policy.Statement : [statement.Sid, statement.Action, statement.Resource]] == [
       ["SendToQueues", ["sqs:SendMessage"], concat([for type in ["dispute", "payment", "refund"] : module.queue[type].queue_arn], [aws_sqs_queue.router_failures.arn])],
       ["LeaseAndConfirm", ["dynamodb:UpdateItem"], [aws_dynamodb_table.this.arn]],
-      ["WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], ["${module.router.log_group_arn}:*"]],
+      ["WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], ["${module.function["router"].log_group_arn}:*"]],
       ["WriteTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]],
     ]
     error_message = "router permissions"
   }
   assert {
-    condition = [for statement in module.sweeper.policy.Statement : [statement.Sid, statement.Action, statement.Resource]] == [
+    condition = [for statement in module.function["sweeper"].policy.Statement : [statement.Sid, statement.Action, statement.Resource]] == [
       ["FindPending", ["dynamodb:Query"], ["${aws_dynamodb_table.this.arn}/index/pending"]],
       ["ClaimPending", ["dynamodb:UpdateItem"], [aws_dynamodb_table.this.arn]],
       ["InvokeRouter", ["lambda:InvokeFunction"], ["arn:aws:lambda:us-east-1:123456789012:function:event-router-dev"]],
-      ["WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], ["${module.sweeper.log_group_arn}:*"]],
+      ["WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], ["${module.function["sweeper"].log_group_arn}:*"]],
       ["WriteTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]],
     ]
     error_message = "sweeper permissions: the index, its records, the router"
   }
   assert {
-    condition = alltrue([for statement in concat(module.router.policy.Statement, module.sweeper.policy.Statement) :
+    condition = alltrue([for statement in concat(module.function["router"].policy.Statement, module.function["sweeper"].policy.Statement) :
       statement.Condition == { "ForAllValues:StringEquals" = { "dynamodb:Attributes" = local.outbox.attributes } }
     if contains(statement.Action, "dynamodb:UpdateItem")])
     error_message = "the router's and the sweeper's UpdateItem are held to the outbox's attributes"
@@ -359,7 +359,7 @@ run "unreserved_concurrency_for_a_fresh_account" {
   command = plan
   variables { reserved_concurrency = null }
   assert {
-    condition     = alltrue([for fn in [module.validator, module.router] : fn.configuration.reserved_concurrency == -1])
+    condition     = alltrue([for fn in [module.function["validator"], module.function["router"]] : fn.configuration.reserved_concurrency == -1])
     error_message = "null reserves nothing: the provider's -1 (unreserved)"
   }
   assert {
@@ -414,7 +414,7 @@ run "the_outbox_sweeper_runs_every_minute_through_a_sparse_index" {
     error_message = "the sparse index of pending records"
   }
   assert {
-    condition     = aws_cloudwatch_event_rule.sweeper.schedule_expression == "rate(1 minute)" && aws_cloudwatch_event_target.sweeper.arn == module.sweeper.function_arn
+    condition     = aws_cloudwatch_event_rule.sweeper.schedule_expression == "rate(1 minute)" && aws_cloudwatch_event_target.sweeper.arn == module.function["sweeper"].function_arn
     error_message = "the sweeper's schedule"
   }
   assert {
@@ -422,7 +422,7 @@ run "the_outbox_sweeper_runs_every_minute_through_a_sparse_index" {
     error_message = "only the sweeper's rule may invoke it"
   }
   assert {
-    condition     = module.sweeper.configuration.reserved_concurrency == 1 && module.sweeper.configuration.environment == tomap({ DYNAMODB_TABLE = "transaction-events-dev", ROUTER_LAMBDA_NAME = "event-router-dev" })
+    condition     = module.function["sweeper"].configuration.reserved_concurrency == 1 && module.function["sweeper"].configuration.environment == tomap({ DYNAMODB_TABLE = "transaction-events-dev", ROUTER_LAMBDA_NAME = "event-router-dev" })
     error_message = "one sweeper at a time, with its table and router"
   }
   assert {

@@ -23,9 +23,9 @@ STATEFUL_ROWS = {
     '`module.queue["dispute"].aws_sqs_queue.dlq` | disputes-dlq-itest | dead-letter queue',
     "`aws_sqs_queue.router_failures` | router-failures-itest | router-failures queue",
     "`aws_cloudwatch_log_group.api_access` | /aws/apigateway/webhook-api-itest | log group",
-    "`module.validator.aws_cloudwatch_log_group.this` | /aws/lambda/webhook-validator-itest | log group",
-    "`module.router.aws_cloudwatch_log_group.this` | /aws/lambda/event-router-itest | log group",
-    "`module.sweeper.aws_cloudwatch_log_group.this` | /aws/lambda/outbox-sweeper-itest | log group",
+    '`module.function["validator"].aws_cloudwatch_log_group.this` | /aws/lambda/webhook-validator-itest | log group',
+    '`module.function["router"].aws_cloudwatch_log_group.this` | /aws/lambda/event-router-itest | log group',
+    '`module.function["sweeper"].aws_cloudwatch_log_group.this` | /aws/lambda/outbox-sweeper-itest | log group',
     "`aws_secretsmanager_secret.signing` | webhook-signing-itest | signing secret",
 }
 

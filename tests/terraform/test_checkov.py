@@ -32,7 +32,9 @@ def test_no_failed_checks(checkov_report):
     ]
     assert failed == []
     assert checkov_report["summary"]["parsing_errors"] == 0
-    assert checkov_report["summary"]["passed"] >= 50
+    # checkov read the module: the distinct checks passed, whatever the number of instances it expands (a
+    # for_each over a map of resources is checked once, as its one block of code).
+    assert len({check["check_id"] for check in checkov_report["results"]["passed_checks"]}) >= 34
 
 
 def test_every_skip_gives_its_reason(checkov_report):

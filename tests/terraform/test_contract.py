@@ -19,11 +19,11 @@ def hcl_set(values):
 
 def test_module_agrees_with_the_handlers(terraform, module_copy):
     conditions = {
-        "validator environment names": "toset(keys(module.validator.configuration.environment)) == "
+        "validator environment names": 'toset(keys(module.function["validator"].configuration.environment)) == '
         + hcl_set(validator.ENVIRONMENT),
-        "router environment names": "toset(keys(module.router.configuration.environment)) == "
+        "router environment names": 'toset(keys(module.function["router"].configuration.environment)) == '
         + hcl_set([*router.QUEUE_URL_ENV.values(), router.TABLE_ENV]),
-        "sweeper environment names": "toset(keys(module.sweeper.configuration.environment)) == "
+        "sweeper environment names": 'toset(keys(module.function["sweeper"].configuration.environment)) == '
         + hcl_set(sweeper.ENVIRONMENT),
         "outbox index": f'one(aws_dynamodb_table.this.global_secondary_index).name == "{records.PENDING_INDEX}"',
         "TTL attribute": f'aws_dynamodb_table.this.ttl[0].attribute_name == "{records.TTL_ATTRIBUTE}"',
