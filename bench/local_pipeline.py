@@ -45,14 +45,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
-import boto3
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from handlers import records, router  # noqa: E402
 from tapctl import signing  # noqa: E402
-from tapctl.config import QUEUE_OUTPUTS  # noqa: E402
+from tapctl.config import QUEUE_OUTPUTS, Settings  # noqa: E402
+from tapctl.local import emulator, shared  # noqa: E402
 from tapctl.local.aws import QUEUES_PATH  # noqa: E402
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
@@ -76,8 +75,7 @@ def figures(latencies, elapsed):
 
 
 def client(service, endpoint):
-    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="local", aws_secret_access_key="local")
+    return shared.client(service, endpoint, "us-east-1")
 
 
 def events(prefix, count=EVENTS):
@@ -211,8 +209,8 @@ def main():
         try:
             outputs = json.loads(subprocess.run([*tapctl, "output", *common, "--json"], check=True, env=env, cwd=ROOT,
                                                 capture_output=True, text=True).stdout)
-            emulator = json.loads((Path(scratch) / "local" / "benchpipe" / "emulator.json").read_text())
-            endpoint = emulator["aws_endpoint"]
+            workdir = Settings(project_dir=ROOT, env="benchpipe", target="local", state_dir=Path(scratch)).workdir
+            endpoint = emulator.recorded(workdir)["aws_endpoint"]
             secret = json.loads(subprocess.run([*tapctl, "secret", "show", *common, "--json"], check=True, env=env,
                                                cwd=ROOT, capture_output=True, text=True).stdout)["current"]
             floor(endpoint, confirm=True, count=WARM_UP)

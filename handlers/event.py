@@ -146,11 +146,6 @@ def body_text(raw):
         raise _bad_request("Request body is not valid UTF-8") from None
 
 
-def request_body(event):
-    """The body of an API Gateway proxy (v1) event as checked text."""
-    return body_text(raw_body(event))
-
-
 def _too_large(size):
     return _bad_request(f"Request body is too large: {size} bytes, the limit is {MAX_BODY_BYTES}", 413)
 

@@ -25,22 +25,49 @@ REQUIRED_OUTPUTS = (
     "disputes_queue_url",
     "dynamodb_table_name",
 )
-QUEUE_OUTPUTS = {"payment": "payments_queue_url", "refund": "refunds_queue_url", "dispute": "disputes_queue_url"}
-# Every queue an operator looks at, by the name tapctl gives it (status, trace, redrive), and its output.
+# The lists below are the one place each name is declared; everything else (click choices, packages,
+# terraform variables, outputs read) is derived from them. terraform/locals.tf declares the module's side
+# (local.queues, local.functions); tests/unit/test_config.py and tests/terraform prove the two agree.
+
+# One queue and its dead-letter queue per transaction_type, by the name tapctl gives the pair
+# (redrive --queue, status, trace).
+TRANSACTION_QUEUES = {"payment": "payments", "refund": "refunds", "dispute": "disputes"}
+QUEUE_OUTPUTS = {kind: f"{name}_queue_url" for kind, name in TRANSACTION_QUEUES.items()}
+LIVE_QUEUES = tuple(TRANSACTION_QUEUES.values())  # never received from by an inspection command
+# Every queue an operator looks at, by the name tapctl gives it, and its output.
 QUEUES = {
-    "payments": "payments_queue_url", "payments_dlq": "payments_dlq_url",
-    "refunds": "refunds_queue_url", "refunds_dlq": "refunds_dlq_url",
-    "disputes": "disputes_queue_url", "disputes_dlq": "disputes_dlq_url",
+    **{key: value for name in LIVE_QUEUES
+       for key, value in ((name, f"{name}_queue_url"), (f"{name}_dlq", f"{name}_dlq_url"))},
     "router_failures": "router_failures_queue_url",
 }
-LIVE_QUEUES = ("payments", "refunds", "disputes")  # never received from by an inspection command
-# The functions, by the name tapctl gives them (logs --function): their name and log group outputs, and
-# their package (tapctl.package.FUNCTIONS).
-FUNCTION_OUTPUTS = {
-    "validator": ("validator_function_name", "validator_log_group_name", "webhook-validator"),
-    "router": ("router_function_name", "router_log_group_name", "event-router"),
-    "sweeper": ("sweeper_function_name", "sweeper_log_group_name", "outbox-sweeper"),
-}
+
+
+@dataclass(frozen=True)
+class Function:
+    """One Lambda function, by the name tapctl gives it (logs --function, status)."""
+
+    name: str  # validator: terraform's key (local.functions) and the prefix of its outputs and variables
+    package: str  # webhook-validator: its zip's name, and its deployed name before "-<env>"
+    modules: tuple  # its handler modules in handlers/, beyond the ones every function has (tapctl.package)
+
+    @property
+    def name_output(self):
+        return f"{self.name}_function_name"
+
+    @property
+    def log_group_output(self):
+        return f"{self.name}_log_group_name"
+
+    @property
+    def package_variable(self):
+        return f"{self.name}_package_path"
+
+
+FUNCTIONS = {function.name: function for function in (
+    Function("validator", "webhook-validator", ("event", "records", "signature", "signing_keys", "validator")),
+    Function("router", "event-router", ("event", "records", "router")),
+    Function("sweeper", "outbox-sweeper", ("records", "sweeper")),
+)}
 
 
 def env_name_problem(name):

@@ -8,7 +8,7 @@ are given by the caller, so nothing here knows of click.
 from dataclasses import dataclass
 
 from tapctl import preflight
-from tapctl.environment import write_record
+from tapctl.record import forget_record, write_record
 from tapctl.errors import ChecksFailed, PreflightFailed
 
 
@@ -65,22 +65,22 @@ def changed_resources(document):
 
 def reviewed(opened, document):
     """The review of a plan document (tapctl.review), with what each resource it would lose holds now."""
-    from tapctl import review
+    from tapctl import holdings, review
 
     result = review.review(document)
     if result.findings:
-        review.measure(result, opened.target.client)
+        holdings.measure(result, opened.target.client)
     return result
 
 
 def check_data_loss(opened, document, *, allow, warn):
     """Name every resource holding data that the plan deletes or replaces; refuse it unless ``allow``.
     Returns the findings (tapctl.review)."""
-    from tapctl import review
+    from tapctl import review_report
     from tapctl.errors import DataLoss
 
     result = reviewed(opened, document)
-    for line in review.text_lines(result):
+    for line in review_report.text_lines(result):
         warn(line)
     if result.findings and not allow:
         raise DataLoss(f"nothing was changed: the plan deletes or replaces {len(result.findings)} resource(s) "
@@ -88,24 +88,51 @@ def check_data_loss(opened, document, *, allow, warn):
     return result.findings
 
 
+def init(settings, progress, *, live=None, migrate_state=False):
+    """Initialise the environment's working copy; with ``migrate_state``, move its state to the backend now
+    configured and remember that backend."""
+    from tapctl.targets import open_environment
+
+    with open_environment(settings, progress, live=live, migrate_state=migrate_state) as opened:
+        if migrate_state:
+            write_record(settings, opened.identity)
+            progress(f"{settings.env}: state moved to {opened.target.state_description()}")
+
+
+def plan(opened, plan_file, *, destroy=False):
+    """Plan into ``plan_file``; returns (its summary, its review: tapctl.review)."""
+    summary = opened.terraform.plan(plan_file, destroy=destroy)
+    return summary, reviewed(opened, opened.terraform.show(plan_file))
+
+
 def deploy(opened, *, auto_approve, confirm, warn, allow_data_loss=False):
-    """Plan, check, confirm and apply; returns the plan's summary (nothing applied when it has no changes)."""
+    """Plan, check, confirm and apply (nothing is applied when the plan has no changes), then make the
+    environment ready (``after_apply``); returns (the plan's summary, the environment's outputs)."""
     for line in first_deploy_warnings(opened):
         warn(line)
     plan_file = opened.settings.workdir / "deploy.tfplan"
     summary = opened.terraform.plan(plan_file)
     warn(summary.line())
-    if not summary.has_changes:
-        if not opened.settings.record and opened.terraform.deployed():  # deployed before records were kept
-            write_record(opened.settings, opened.identity)
-        return summary
+    if summary.has_changes:
+        document = check_account(opened, plan_file, warn)
+        check_data_loss(opened, document, allow=allow_data_loss, warn=warn)
+        question = stakes(opened, summary).question()
+        if not auto_approve and not confirm(question):
+            raise ChecksFailed("deploy cancelled: nothing was changed")
+        apply(opened, plan_file, document)
+    elif not opened.settings.record and opened.terraform.deployed():  # deployed before records were kept
+        write_record(opened.settings, opened.identity)
+    return summary, after_apply(opened, warn)
+
+
+def apply_reviewed(opened, plan_file, *, allow_data_loss, warn):
+    """Apply exactly a plan saved by ``tapctl plan``: made for this environment, taken by its account,
+    losing no data unless allowed; returns the environment's outputs."""
+    opened.terraform.check_plan(plan_file, opened.identity)
     document = check_account(opened, plan_file, warn)
     check_data_loss(opened, document, allow=allow_data_loss, warn=warn)
-    question = stakes(opened, summary).question()
-    if not auto_approve and not confirm(question):
-        raise ChecksFailed("deploy cancelled: nothing was changed")
     apply(opened, plan_file, document)
-    return summary
+    return after_apply(opened, warn)
 
 
 def apply(opened, plan_file, document):
@@ -114,11 +141,32 @@ def apply(opened, plan_file, document):
     write_record(opened.settings, opened.identity)
 
 
-def after_apply(opened, outputs, progress):
+def destroy(settings, progress, *, live=None, confirm_name=None):
+    """Destroy every resource of the environment and forget it. ``confirm_name(what)`` returns the name
+    the user typed (None: no question); a target that is gone with its resources (a stopped local
+    emulator) only has its local state removed."""
+    from tapctl.targets import for_settings, open_environment
+
+    target = for_settings(settings, progress)
+    if not target.reachable():
+        target.forget()
+    else:
+        with open_environment(settings, progress, live=live) as opened:
+            if confirm_name:
+                typed = confirm_name(stakes(opened, None).describe())
+                if typed != settings.env:
+                    raise ChecksFailed(f"destroy cancelled: {typed!r} is not {settings.env!r}")
+            opened.applied = True
+            opened.target.destroy(opened.terraform)
+    forget_record(settings.workdir)
+
+
+def after_apply(opened, progress):
     """What a deploy leaves ready: the first signing secret (terraform creates the secret without a
-    value), and a word about what still needs a person."""
+    value), and a word about what still needs a person. Returns the environment's outputs."""
     from tapctl.signing_secret import SigningSecret
 
+    outputs = opened.outputs()
     if outputs.get("signing_secret_arn"):
         _, created = SigningSecret.of(opened.target, outputs, opened.settings.env).ensure()
         if created:
@@ -126,6 +174,7 @@ def after_apply(opened, outputs, progress):
                      f"tapctl secret show --env {opened.settings.env}")
     for line in alarm_warnings(opened, outputs):
         progress(line)
+    return outputs
 
 
 def alarm_warnings(opened, outputs):

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from tapctl.config import FUNCTION_OUTPUTS
+from tapctl.config import FUNCTIONS
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,9 @@ def iso(milliseconds):
 
 
 def groups(outputs, function=None):
-    """{validator|router: log group} from the outputs; one of them when ``function`` names it."""
-    chosen = [function] if function else list(FUNCTION_OUTPUTS)
-    return {name: outputs[FUNCTION_OUTPUTS[name][1]] for name in chosen}
+    """{function: log group} from the outputs, for every function; one of them when ``function`` names it."""
+    chosen = [function] if function else list(FUNCTIONS)
+    return {name: outputs[FUNCTIONS[name].log_group_output] for name in chosen}
 
 
 def read(logs_client, log_groups, *, since_ms, event_id=None, outcome=None, limit=10_000):
@@ -107,3 +107,12 @@ def follow(logs_client, log_groups, *, since_ms, event_id=None, outcome=None, in
         if stop is not None and stop():
             return
         time.sleep(interval)
+
+
+def lines(target, outputs, *, function=None, since_seconds, follow_on=False, event_id=None, outcome=None):
+    """The environment's log lines (``Line``) of the last ``since_seconds``, of one function or all;
+    with ``follow_on``, then every new one until interrupted."""
+    since_ms = int((time.time() - since_seconds) * 1000)
+    read_lines = follow if follow_on else read
+    return read_lines(target.client("logs"), groups(outputs, function), since_ms=since_ms, event_id=event_id,
+                      outcome=outcome)

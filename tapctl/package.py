@@ -14,16 +14,15 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tapctl import config
 from tapctl.errors import TapctlError
 
-# Each function's zip: the shared package files plus its own module (handler strings in terraform/functions.tf).
+# Each function's zip (by its package name): the files every function has plus its own modules
+# (tapctl.config.FUNCTIONS; handler strings in terraform/locals.tf local.functions).
 SHARED = ("handlers/__init__.py", "handlers/runtime.py")
-FUNCTIONS = {
-    "webhook-validator": SHARED + ("handlers/event.py", "handlers/records.py", "handlers/signature.py",
-                                   "handlers/signing_keys.py", "handlers/validator.py"),
-    "event-router": SHARED + ("handlers/event.py", "handlers/records.py", "handlers/router.py"),
-    "outbox-sweeper": SHARED + ("handlers/records.py", "handlers/sweeper.py"),
-}
+FUNCTIONS = {function.package: SHARED + tuple(f"handlers/{module}.py" for module in function.modules)
+             for function in config.FUNCTIONS.values()}
+_BY_PACKAGE = {function.package: function for function in config.FUNCTIONS.values()}
 MANIFEST = "manifest.json"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644
@@ -36,6 +35,11 @@ class Package:
     sha256: str
     size: int
     built: bool  # False when the existing zip was reused
+
+    @property
+    def variable(self):
+        """The module's variable naming this zip."""
+        return _BY_PACKAGE[self.function].package_variable
 
 
 def _inputs_digest(project_dir, files):

@@ -10,7 +10,9 @@ move task moves them all).
 import json
 import time
 
+from tapctl.config import FUNCTIONS, QUEUES
 from tapctl.errors import TapctlError
+from tapctl.moves import move_messages
 from tapctl.trace import failure_event_id
 
 
@@ -23,7 +25,10 @@ def _count(sqs, url):
     return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
 
-def redrive(sqs, dlq_url, queue_url, *, max_messages=None, dry_run=False, progress=None, poll=1.0):
+def redrive(target, outputs, queue, *, max_messages=None, dry_run=False, progress=None, poll=1.0):
+    """Move the dead-letter queue of ``queue`` (payments, refunds, disputes) back to it."""
+    sqs = target.client("sqs")
+    dlq_url, queue_url = outputs[QUEUES[f"{queue}_dlq"]], outputs[QUEUES[queue]]
     progress = progress or (lambda moved, total: None)
     waiting = _count(sqs, dlq_url)
     result = {"source": dlq_url.rsplit("/", 1)[-1], "destination": queue_url.rsplit("/", 1)[-1], "waiting": waiting}
@@ -50,32 +55,11 @@ def redrive(sqs, dlq_url, queue_url, *, max_messages=None, dry_run=False, progre
             "status": task["Status"]}
 
 
-def move_messages(sqs, source, destination, limit, progress=None, stopped=None):
-    """Move at most ``limit`` messages from the queue at URL ``source`` to ``destination``, each sent (same
-    body and message attributes) before it is deleted; ``progress(moved, limit)`` after each one; stops
-    early when ``stopped()`` says so. Returns how many moved. The local target's message move task runs
-    this too."""
-    progress = progress or (lambda moved, total: None)
-    moved = 0
-    while moved < limit and not (stopped and stopped()):
-        batch = sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=min(10, limit - moved), VisibilityTimeout=60,
-                                    MessageAttributeNames=["All"]).get("Messages", [])
-        if not batch:
-            break
-        for message in batch:
-            sent = {"QueueUrl": destination, "MessageBody": message["Body"]}
-            if message.get("MessageAttributes"):
-                sent["MessageAttributes"] = message["MessageAttributes"]
-            sqs.send_message(**sent)
-            sqs.delete_message(QueueUrl=source, ReceiptHandle=message["ReceiptHandle"])
-            moved += 1
-            progress(moved, limit)
-    return moved
-
-
-def replay_failures(sqs, lambda_client, failures_url, router, *, max_messages=None, dry_run=False, progress=None):
+def replay_failures(target, outputs, *, max_messages=None, dry_run=False, progress=None):
     """Re-deliver each router-failures record's request payload to the router, synchronously; delete the
     record only once the router succeeded. Records it still cannot route stay, and are reported."""
+    sqs, lambda_client = target.client("sqs"), target.client("lambda")
+    failures_url, router = outputs[QUEUES["router_failures"]], outputs[FUNCTIONS["router"].name_output]
     progress = progress or (lambda done, total: None)
     waiting = _count(sqs, failures_url)
     limit = waiting if max_messages is None else min(waiting, max_messages)

@@ -1,16 +1,13 @@
 """A plan as a reviewer reads it: what changes, what drifted, and above all what data a change would lose.
 
-Plain functions over ``terraform show -json`` of a saved plan (no terraform, no AWS here):
+A plain function over ``terraform show -json`` of a saved plan (no terraform, no AWS here): ``review(document)``
+sorts every resource change by its action (create, update in place, replace with the attribute that
+forces it, delete) and the drift terraform's refresh found, and calls out the resources that hold data
+(``STATEFUL``): deleting or replacing one is a data-loss finding, named with what is lost.
 
-- ``review(document)`` sorts every resource change by its action (create, update in place, replace with
-  the attribute that forces it, delete) and the drift terraform's refresh found, and calls out the
-  resources that hold data (``STATEFUL``): deleting or replacing one is a data-loss finding, named with
-  what is lost;
-- ``markdown(...)`` renders it for a pull-request comment (GitHub and GitLab): data loss first and never
-  collapsed, the full list in a collapsed block; ``as_json(...)`` for machines.
-
-What the resources hold now (messages in a queue, items in the table) is added by the caller when it can
-read the environment (``Finding.contents``); a plan alone cannot say.
+What the resources hold now (messages in a queue, items in the table) is added by tapctl.holdings when
+the environment can be read (``Finding.contents``); a plan alone cannot say. tapctl.review_report renders
+a review for a terminal, a pull-request comment or a machine.
 """
 
 import json
@@ -55,7 +52,6 @@ _REASONS = {
     "delete_because_each_key": "its for_each key is gone",
     "delete_because_no_move_target": "its moved block points at nothing",
 }
-MAX_DETAIL_ROWS = 300  # a pull-request comment holds 65 536 characters
 _VALUE_WIDTH = 60
 
 
@@ -76,11 +72,11 @@ class Change:
                 "attributes": [{"attribute": a, "before": b, "after": c} for a, b, c in self.attributes]}
 
 
-def _why(change, code):
+def why(change, code):
     """Why a resource is replaced or deleted, as a clause: the attributes that force it, or the reason."""
     if change.forced_by:
         return f", forced by {', '.join(code(path) for path in change.forced_by)}"
-    return f", {_cell(change.reason)}" if change.reason else ""
+    return f", {cell(change.reason)}" if change.reason else ""
 
 
 @dataclass
@@ -94,10 +90,10 @@ class Finding:
     def line(self):
         change = self.change
         what = f"{change.action} {change.address}" + (f" ({change.name})" if change.name else "")
-        why = _why(change, str)
+        because = why(change, str)
         holds = f"; it holds {self.contents}" if self.contents else ""
         note = f" ({self.note})" if self.note else ""
-        return f"{what}{why}: loses {self.lost}{holds}{note}"
+        return f"{what}{because}: loses {self.lost}{holds}{note}"
 
     def as_dict(self):
         return {"address": self.change.address, "type": self.change.type, "name": self.change.name,
@@ -298,133 +294,6 @@ def _drift(document, changes):
     return drift
 
 
-def measure(result, client):
-    """Add to each finding what the resource holds now, read through ``client(service)`` (boto3 clients of
-    the environment). Best effort: a count that cannot be read is said to be unknown, never guessed."""
-    for finding in result.findings:
-        try:
-            finding.contents = _contents(finding.change, client)
-        except Exception as error:  # no permission, no endpoint: the finding stands without a count
-            code = getattr(error, "response", {}).get("Error", {}).get("Code") if hasattr(error, "response") else None
-            finding.contents = f"an unknown amount (could not read it: {code or type(error).__name__})"
-
-
-def _contents(change, client):
-    if not change.id:
-        return None
-    if change.type == "aws_sqs_queue":
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                 "ApproximateNumberOfMessagesDelayed"]
-        found = client("sqs").get_queue_attributes(QueueUrl=change.id, AttributeNames=names)["Attributes"]
-        count = sum(int(found.get(name, 0)) for name in names)
-        return f"{count} message{'' if count == 1 else 's'}"
-    if change.type == "aws_dynamodb_table":
-        count = client("dynamodb").describe_table(TableName=change.id)["Table"].get("ItemCount", 0)
-        return f"about {count} item{'' if count == 1 else 's'} (DynamoDB updates this count about every 6 hours)"
-    if change.type == "aws_cloudwatch_log_group":
-        groups = client("logs").describe_log_groups(logGroupNamePrefix=change.id)["logGroups"]
-        stored = next((group.get("storedBytes", 0) for group in groups if group["logGroupName"] == change.id), 0)
-        return f"{stored} bytes of logs"
-    return None
-
-
-# -- rendering -------------------------------------------------------------------------------------------
-
-def _cell(text):
+def cell(text):
+    """``text`` fit for one cell of a markdown table."""
     return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _code(text):
-    return f"`{text}`" if "`" not in str(text) else str(text)
-
-
-def _attributes_text(attributes, limit=4):
-    shown = [f"{_code(a)}: {_cell(b)} → {_cell(c)}" for a, b, c in attributes[:limit]]
-    if len(attributes) > limit:
-        shown.append(f"and {len(attributes) - limit} more")
-    return "; ".join(shown)
-
-
-def _detail(change):
-    if change.action == "replace":
-        if change.forced_by:
-            return "forced by " + ", ".join(_code(path) for path in change.forced_by)
-        return _cell(change.reason or "")
-    if change.action == "update":
-        return _attributes_text(change.attributes)
-    if change.action == "delete":
-        return _cell(change.reason or "")
-    if change.action == "forget":
-        return "removed from the state; the resource stays in AWS"
-    return ""
-
-
-def marker(environment):
-    """The hidden line a CI job uses to find (and update) its own pull-request comment."""
-    return f"<!-- tapctl-plan:{environment} -->"
-
-
-def markdown(result, *, environment, where=""):
-    """The review as a pull-request comment."""
-    lines = [marker(environment), f"### tapctl plan: `{environment}`" + (f" ({where})" if where else ""), ""]
-    lines.append(f"**{'No changes' if not result.changes else 'Plan: ' + result.line()}**")
-    lines.append("")
-    if result.findings:
-        count = len(result.findings)
-        lines += [
-            "> [!CAUTION]",
-            (f"> **Data loss: this plan deletes or replaces {count} resource{'s' if count > 1 else ''} holding data.** "
-            "Merge and apply only if that loss is intended (`--allow-data-loss`)."),
-            ">",
-        ]
-        for finding in result.findings:
-            lines.append(f"> - **{finding.change.action}** {_code(finding.change.address)}"
-                         + (f" ({_cell(finding.change.name)})" if finding.change.name else "")
-                         + _why(finding.change, _code)
-                         + f": loses {_cell(finding.lost)}"
-                         + (f"; it holds **{_cell(finding.contents)}**" if finding.contents else "")
-                         + (f" ({_cell(finding.note)})" if finding.note else ""))
-        lines.append("")
-    else:
-        lines += ["No resource holding data is deleted or replaced.", ""]
-    if result.stateful:
-        lines += ["#### Resources holding data", "", "| resource | name | what | action |", "| --- | --- | --- | --- |"]
-        for change, kind in result.stateful:
-            action = f"**{change.action}**" if change.action in ("delete", "replace") else change.action
-            lines.append(f"| {_code(change.address)} | {_cell(change.name or '')} | {kind} | {action} |")
-        lines.append("")
-    if result.drift:
-        lines += ["#### Changed outside terraform (drift)", "",
-                  ("Found by refreshing the state; the plan puts these back as configured unless the configuration "
-                  "changes to match."), "", "| resource | what changed |", "| --- | --- |"]
-        for change in result.drift:
-            what = _attributes_text(change.attributes) if change.attributes else _cell(change.reason or change.action)
-            lines.append(f"| {_code(change.address)} | {what} |")
-        lines.append("")
-    if result.changes:
-        shown = result.changes[:MAX_DETAIL_ROWS]
-        lines += ["<details>", f"<summary>Every change ({len(result.changes)})</summary>", "",
-                  "| resource | action | detail |", "| --- | --- | --- |"]
-        lines += [f"| {_code(change.address)} | {change.action} | {_detail(change)} |" for change in shown]
-        if len(result.changes) > len(shown):
-            lines.append(f"| and {len(result.changes) - len(shown)} more | | see the plan file |")
-        lines += ["", "</details>", ""]
-    return "\n".join(lines)
-
-
-def as_json(result, *, environment, where=""):
-    return {
-        "environment": environment,
-        "where": where,
-        "counts": result.counts,
-        "data_loss": [finding.as_dict() for finding in result.findings],
-        "stateful": [{"address": change.address, "type": change.type, "name": change.name, "kind": kind,
-                      "action": change.action} for change, kind in result.stateful],
-        "changes": [change.as_dict() for change in result.changes],
-        "drift": [change.as_dict() for change in result.drift],
-    }
-
-
-def text_lines(result):
-    """For a terminal: one line per data-loss finding."""
-    return [f"DATA LOSS: {finding.line()}" for finding in result.findings]

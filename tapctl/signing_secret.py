@@ -45,7 +45,7 @@ class SigningSecret:
             raise TapctlError(f"cannot write the signing secret of {self.env}: {error}") from None
         return entries
 
-    def ensure(self, now=None):
+    def ensure(self):
         """The entries, after giving the secret its first value if it has none; (entries, created)."""
         existing = self.entries()
         if existing is not None:
@@ -65,6 +65,17 @@ class SigningSecret:
         if not found:
             raise TapctlError(f"every signing secret of {self.env} has expired: run `tapctl secret rotate --env {self.env}`")
         return found
+
+    def current(self):
+        """The secret a sender signs with now."""
+        return self.live()[0]["secret"]
+
+
+def rotate(target, outputs, env, grace_seconds, *, recycle):
+    """Make a new secret the current one, keeping the previous one for ``grace_seconds``; returns (the
+    entries, how long a revoked secret may still verify in a warm validator: 0 with ``recycle``)."""
+    entries = SigningSecret.of(target, outputs, env).rotate(grace_seconds)
+    return entries, old_secret_window(target.client("lambda"), outputs["validator_function_name"], recycle=recycle)
 
 
 # The validator's environment variable and its default (handlers/validator.py; the CLI never imports it).

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 from tapctl import signing
-from tapctl.config import FUNCTION_OUTPUTS, QUEUE_OUTPUTS
+from tapctl.config import FUNCTIONS, QUEUE_OUTPUTS
 
 # The answers of the contract, spelled again so that the CLI never imports the handlers (and boto3);
 # tests/unit/test_config.py checks they agree with handlers/validator.py.
@@ -110,8 +110,20 @@ class SmokeTest:
     def from_outputs(cls, outputs, *, logs_client, **kwargs):
         queue_urls = {kind: outputs[name] for kind, name in QUEUE_OUTPUTS.items()}
         since_ms = int(time.time() * 1000) - 60_000  # clocks differ a little
-        routed = router_log(logs_client, outputs[FUNCTION_OUTPUTS["router"][1]], since_ms)
+        routed = router_log(logs_client, outputs[FUNCTIONS["router"].log_group_output], since_ms)
         return cls(outputs["api_endpoint"], queue_urls, routed=routed, **kwargs)
+
+    @classmethod
+    def of_environment(cls, target, outputs, env, *, wait_seconds):
+        """The smoke test of a deployed environment: its queues, its current secret, its table."""
+        from tapctl.signing_secret import SigningSecret
+
+        mode = outputs.get("signature_mode", "off")
+        secret = SigningSecret.of(target, outputs, env).current() if mode != "off" else None
+        return cls.from_outputs(
+            outputs, logs_client=target.client("logs"), wait_seconds=wait_seconds, secret=secret,
+            signatures_required=mode == "required", records=(target.client("dynamodb"), outputs["dynamodb_table_name"]),
+        )
 
     def _record(self, name, passed, latency, detail=""):
         check = Check(name, passed, round(latency, 1), detail)

@@ -8,7 +8,7 @@ CloudWatch (ApproximateAgeOfOldestMessage; the local emulator publishes it as SQ
 import base64
 from datetime import datetime, timedelta, timezone
 
-from tapctl.config import FUNCTION_OUTPUTS, LIVE_QUEUES, QUEUES
+from tapctl.config import FUNCTIONS, LIVE_QUEUES, QUEUES
 
 
 def _age_seconds(cloudwatch, queue_name, now):
@@ -44,10 +44,10 @@ def functions(target, outputs, packages):
     built = {package.function: base64.b64encode(bytes.fromhex(package.sha256)).decode() for package in packages}
     lambda_client = target.client("lambda")
     found = {}
-    for role, (name_output, _, package) in FUNCTION_OUTPUTS.items():
-        name = outputs[name_output]
+    for role, function in FUNCTIONS.items():
+        name = outputs[function.name_output]
         configuration = lambda_client.get_function_configuration(FunctionName=name)
-        local = built.get(package)
+        local = built.get(function.package)
         found[role] = {
             "name": name,
             "last_modified": configuration.get("LastModified"),

@@ -12,11 +12,14 @@ was applied stops what it started.
 """
 
 import shutil
+from pathlib import Path
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from tapctl.environment import Identity, check_account, region_for
-from tapctl.errors import EndpointUnreachable, NoCredentials
+from tapctl.identity import Identity, check_account, region_for
+from tapctl.record import RECORD_FILE
+from tapctl.errors import EndpointUnreachable, NoCredentials, TapctlError
+from tapctl.local import emulator
 
 
 class Target:
@@ -29,6 +32,12 @@ class Target:
         self.progress = progress or (lambda line: None)
         self.region = settings.region or None
         self._clients = {}
+
+    @classmethod
+    def holds_environment(cls, workdir):
+        """Whether ``workdir`` holds an environment of this target: a record or a local state (a folder
+        left by a failed first init is none)."""
+        return any((Path(workdir) / name).is_file() for name in (RECORD_FILE, "terraform.tfstate"))
 
     def start(self, region):
         """Make the target reachable in ``region``; True when this call started something to stop on failure."""
@@ -113,9 +122,16 @@ class LocalTarget(Target):
         super().__init__(settings, progress)
         self._state = None
 
-    def start(self, region):
-        from tapctl.local import emulator
+    @classmethod
+    def holds_environment(cls, workdir):
+        return super().holds_environment(workdir) or emulator.started_in(workdir)
 
+    @classmethod
+    def environments(cls, state_base):
+        """Every local environment under ``state_base`` and whether its emulator runs (tapctl local status)."""
+        return emulator.status(Path(state_base) / cls.name)
+
+    def start(self, region):
         self.region = region
         running = emulator.running(self.settings.workdir)
         if running and running["region"] == region:
@@ -127,15 +143,11 @@ class LocalTarget(Target):
         return True
 
     def stop(self):
-        from tapctl.local import emulator
-
         if emulator.stop(self.settings.workdir):
             self.progress(f"local emulator of {self.settings.env} stopped")
 
     @property
     def state(self):
-        from tapctl.local import emulator
-
         if self._state is None:
             self._state = emulator.running(self.settings.workdir)
             if not self._state:
@@ -147,23 +159,15 @@ class LocalTarget(Target):
         return self._state
 
     def _make_client(self, service):
-        from tapctl.local import emulator
-
         return emulator.client_for(self.state, service)
 
     def terraform_files(self):
-        from tapctl.local import emulator
-
         return {emulator.OVERRIDE_FILE: emulator.provider_override(self.state["endpoint"], self.state["region"])}
 
     def outputs(self, outputs):
-        from tapctl.local import emulator
-
         return emulator.local_outputs(outputs, self.state["endpoint"])
 
     def reachable(self):
-        from tapctl.local import emulator
-
         return bool(emulator.running(self.settings.workdir))
 
     def forget(self):
@@ -184,6 +188,21 @@ def for_settings(settings, progress=None):
     return TARGET_CLASSES[settings.target](settings, progress)
 
 
+def deployed(settings, progress=None):
+    """(target, outputs) of a deployed environment, for the commands that operate it; one clear line
+    when it has never been deployed from here."""
+    from tapctl.terraform import Terraform
+
+    terraform = Terraform(settings, progress=progress)  # fails first if terraform is missing
+    if not terraform.copy.is_dir():
+        raise TapctlError(f"environment {settings.env} has no state here ({settings.workdir}): deploy it first")
+    outputs = terraform.output()
+    if not outputs:
+        raise TapctlError(f"environment {settings.env} has no outputs: deploy it first")
+    target = for_settings(settings, progress)
+    return target, target.outputs(outputs)
+
+
 @dataclass
 class Opened:
     settings: object
@@ -192,6 +211,10 @@ class Opened:
     terraform: object
     started: bool  # this command started the target (the local emulator)
     applied: bool = False  # set once anything may have changed: a failure then keeps the target running
+
+    def outputs(self):
+        """The environment's outputs as this target serves them."""
+        return self.target.outputs(self.terraform.output())
 
 
 @contextmanager

@@ -14,6 +14,8 @@ from click.testing import CliRunner
 from handlers import runtime
 from handlers.signing_keys import keys
 from tapctl.cli import main
+from tapctl.config import Settings
+from tapctl.local import emulator, shared
 from tapctl.smoke import post_json
 from tests.support import ROOT, unavailable
 
@@ -109,8 +111,7 @@ class Deployment:
 
     def client(self, service):
         if self.target == "local":
-            return boto3.client(service, endpoint_url=self.endpoint, region_name=self.region,
-                                aws_access_key_id="local", aws_secret_access_key="local")
+            return shared.client(service, self.endpoint, self.region)
         return boto3.client(service)
 
     @property
@@ -136,6 +137,11 @@ def current_secret(*options):
     result = CliRunner().invoke(main, ["secret", "show", *options, "--json"])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)["current"]
+
+
+def emulator_state(env, state_dir):
+    """What the local emulator of ``env`` was started with (pid, port, endpoints, region)."""
+    return emulator.recorded(Settings(project_dir=ROOT, env=env, target="local", state_dir=state_dir).workdir)
 
 
 def skip_without_provider(result):
@@ -170,23 +176,23 @@ def deployment(tmp_path_factory):
     skip_without_provider(result)
     assert result.exit_code == 0, result.output
     outputs = json.loads(result.stdout)["outputs"]
-    emulator = json.loads((state_dir / "local" / "itest" / "emulator.json").read_text())
-    yield Deployment("itest", "local", outputs, emulator["endpoint"], tuple(common), emulator["region"],
+    started = emulator_state("itest", state_dir)
+    yield Deployment("itest", "local", outputs, started["endpoint"], tuple(common), started["region"],
                      current_secret(*common))
 
     # A test may have restarted the emulator: check what runs now.
-    emulator = json.loads((state_dir / "local" / "itest" / "emulator.json").read_text())
+    started = emulator_state("itest", state_dir)
     result = CliRunner().invoke(main, ["destroy", *common, "--auto-approve"])
     assert result.exit_code == 0, result.output
     # Nothing left behind: the emulator's process and port, its workers, its folder.
     try:
-        os.kill(emulator["pid"], 0)
+        os.kill(started["pid"], 0)
         alive = True
     except ProcessLookupError:
         alive = False
     assert not alive, "the emulator still runs after destroy"
-    assert not _listening(emulator["port"]), "something still listens on the emulator's port after destroy"
-    aws_port = int(emulator.get("aws_endpoint", emulator["endpoint"]).rsplit(":", 1)[1])
+    assert not _listening(started["port"]), "something still listens on the emulator's port after destroy"
+    aws_port = int(started.get("aws_endpoint", started["endpoint"]).rsplit(":", 1)[1])
     assert not _listening(aws_port), "the emulator's AWS APIs still listen after destroy"
     assert not (state_dir / "local" / "itest").exists()
 

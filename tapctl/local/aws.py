@@ -20,12 +20,12 @@ import time
 from http import HTTPStatus
 from urllib.parse import unquote
 
-from tapctl.local.emulator import FAKE_KEY
+from tapctl.local.shared import FAKE_KEY, HEALTH_PATH, background
+from tapctl.local.shared import client as local_client
 from tapctl.local.serving import refusal, refused
 
 ACCOUNT = "123456789012"  # moto's default account
 INTERNAL_PREFIX = "/_tapctl/"
-HEALTH_PATH = INTERNAL_PREFIX + "health"
 # Lambda's account quota of concurrent executions; moto enforces the same variable when a function's
 # concurrency is reserved (default: AWS's default quota).
 QUOTA_VARIABLE = "MOTO_LAMBDA_CONCURRENCY_QUOTA"
@@ -65,12 +65,7 @@ class Aws:
     def _client(self):
         """SQS through this process's own API (for message move tasks)."""
         if self._sqs_client is None:
-            import boto3
-            from botocore.config import Config
-
-            self._sqs_client = boto3.client("sqs", endpoint_url=self.endpoint, region_name=self.region,
-                                            aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_KEY,
-                                            config=Config(retries={"max_attempts": 1}))
+            self._sqs_client = local_client("sqs", self.endpoint, self.region, retries=1)
         return self._sqs_client
 
     def _set_up_account(self):
@@ -169,7 +164,7 @@ def main(argv=None):
             time.sleep(1)
         os._exit(0)
 
-    threading.Thread(target=orphaned, name="parent-watch", daemon=True).start()
+    background(orphaned, "parent-watch")
     print(f"tapctl local AWS APIs on {app.endpoint}", file=sys.stderr, flush=True)
     serve(app, options.port, on_close=app.close)
 

@@ -1,44 +1,37 @@
 """Starts, finds and stops the emulator process of one local environment.
 
 One emulator per environment: environments never share a backend, and destroying one stops only
-its process. Its pid, port and log live in the environment's folder (``.tapctl/local/<env>/``),
-next to terraform's working copy and state.
+its process. Its pid, port and log live in the environment's folder (``Settings.workdir``: STATE_FILE,
+LOG_FILE), next to terraform's working copy and state. Only this module and tapctl.targets.LocalTarget
+know these files.
 """
 
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
 from tapctl.errors import EndpointUnreachable
+from tapctl.local import shared
 
 STATE_FILE = "emulator.json"
+LOG_FILE = "emulator.log"
 OVERRIDE_FILE = "tapctl_local_override.tf"
 # Every service the module's resources use; the provider reaches each through the emulator.
 SERVICES = ("apigateway", "cloudwatch", "dynamodb", "events", "iam", "kms", "lambda", "logs", "secretsmanager",
             "sns", "sqs", "sts")
-FAKE_KEY = "local"
-
-
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _health(port, timeout=1.0):
     """The emulator's health answer ({"ok": true, "aws_endpoint": ...}), or None when it does not answer."""
+    answer = shared.health(f"http://127.0.0.1:{port}", timeout=timeout)
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_tapctl/health", timeout=timeout) as answer:
-            return json.loads(answer.read() or b"{}")
-    except (urllib.error.URLError, OSError, ValueError):
+        return None if answer is None else json.loads(answer or b"{}")
+    except ValueError:
         return None
 
 
@@ -52,13 +45,24 @@ def _alive(pid):
     return True
 
 
-def running(workdir):
-    """The running emulator's {pid, port, ...} for this environment, or None."""
+def recorded(workdir):
+    """The state the environment's emulator was started with ({pid, port, endpoint, aws_endpoint,
+    region}), running or not; None when none was started here."""
     try:
-        state = json.loads((Path(workdir) / STATE_FILE).read_text())
+        return json.loads((Path(workdir) / STATE_FILE).read_text())
     except (OSError, ValueError):
         return None
-    if _alive(state["pid"]) and _health(state["port"]) is not None:
+
+
+def started_in(workdir):
+    """Whether an emulator was started for the environment of ``workdir`` (and not stopped since)."""
+    return (Path(workdir) / STATE_FILE).is_file()
+
+
+def running(workdir):
+    """The running emulator's {pid, port, ...} for this environment, or None."""
+    state = recorded(workdir)
+    if state and _alive(state["pid"]) and _health(state["port"]) is not None:
         return state
     return None
 
@@ -70,8 +74,8 @@ def start(workdir, region, progress=lambda line: None, retry_delay=1.0):
     if state:
         return state
     workdir.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    log = open(workdir / "emulator.log", "ab")
+    port = shared.free_port()
+    log = open(workdir / LOG_FILE, "ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "tapctl.local.server", "--port", str(port), "--region", region,
          "--workdir", str(workdir), "--retry-delay", str(retry_delay)],
@@ -80,17 +84,16 @@ def start(workdir, region, progress=lambda line: None, retry_delay=1.0):
         stdin=subprocess.DEVNULL,
         start_new_session=True,  # survives tapctl's exit; destroy stops it
     )
-    deadline = time.monotonic() + 60
-    while (health := _health(port, timeout=0.5)) is None:
-        if process.poll() is not None or time.monotonic() > deadline:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            process.wait()
-            raise EndpointUnreachable(f"the local emulator did not start (see {workdir / 'emulator.log'})")
-        time.sleep(0.1)
     endpoint = f"http://127.0.0.1:{port}"
+    answer = shared.wait_healthy(endpoint, process, timeout=60)
+    if answer is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+        raise EndpointUnreachable(f"the local emulator did not start (see {workdir / LOG_FILE})")
+    health = json.loads(answer or b"{}")
     # The AWS APIs' own endpoint, for the functions' calls and benchmarks; everything else uses ``endpoint``.
     state = {"pid": process.pid, "port": port, "endpoint": endpoint, "aws_endpoint": health.get("aws_endpoint", endpoint),
              "region": region}
@@ -102,9 +105,8 @@ def start(workdir, region, progress=lambda line: None, retry_delay=1.0):
 def stop(workdir):
     """Stop the environment's emulator and its function workers; True if one was running."""
     workdir = Path(workdir)
-    try:
-        state = json.loads((workdir / STATE_FILE).read_text())
-    except (OSError, ValueError):
+    state = recorded(workdir)
+    if state is None:
         return False
     pid = state["pid"]
     was_running = _alive(pid)
@@ -141,8 +143,8 @@ def provider_override(endpoint, aws_region):
         "# Written by tapctl for the local target; never part of terraform/.\n"
         'provider "aws" {\n'
         f"  region                      = {json.dumps(aws_region)}\n"
-        f"  access_key                  = {json.dumps(FAKE_KEY)}\n"
-        f"  secret_key                  = {json.dumps(FAKE_KEY)}\n"
+        f"  access_key                  = {json.dumps(shared.FAKE_KEY)}\n"
+        f"  secret_key                  = {json.dumps(shared.FAKE_KEY)}\n"
         "  skip_credentials_validation = true\n"
         "  skip_metadata_api_check     = true\n"
         "  endpoints {\n"
@@ -164,28 +166,15 @@ def local_outputs(outputs, endpoint):
     return local
 
 
-def client(workdir, service):
-    """A boto3 client for ``service`` of this environment's running emulator."""
-    state = running(workdir)
-    if not state:
-        raise EndpointUnreachable(f"the local emulator in {workdir} is not running")
-    return client_for(state, service)
-
-
 def client_for(state, service):
     """A boto3 client for ``service`` of the emulator described by ``state``."""
-    import boto3
-
-    return boto3.client(
-        service, endpoint_url=state["endpoint"], region_name=state["region"],
-        aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_KEY,
-    )
+    return shared.client(service, state["endpoint"], state["region"])
 
 
-def status(state_dir):
-    """Every local environment under ``state_dir/local`` with its emulator state."""
+def status(environments_dir):
+    """Every local environment (a folder of ``environments_dir``) with its emulator state."""
     found = []
-    for folder in sorted((Path(state_dir) / "local").glob("*")):
+    for folder in sorted(Path(environments_dir).glob("*")):
         if folder.is_dir():
             state = running(folder)
             found.append({"environment": folder.name, "running": bool(state), **(state or {})})

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tapctl.local.emulator import FAKE_KEY
+from tapctl.local.shared import FAKE_KEY, background
 
 DEFAULT_CONCURRENCY = 10  # unreserved functions: a small local bound
 WORKER_NICENESS = 5
@@ -157,8 +157,7 @@ class LogShipper:
         self.write = write  # (group, stream, [{"timestamp", "message"}]) -> None
         self.lines = queue.Queue()
         self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="log-shipper", daemon=True)
-        self.thread.start()
+        self.thread = background(self._run, "log-shipper")
 
     def put(self, group, stream, line):
         self.lines.put((group, stream, int(time.time() * 1000), line))
@@ -217,8 +216,7 @@ class Instance:
             os.setpriority(os.PRIO_PROCESS, self.process.pid, WORKER_NICENESS)
         except OSError:
             pass
-        self.reader = threading.Thread(target=self._read_log, name=f"log-{config.name}", daemon=True)
-        self.reader.start()
+        self.reader = background(self._read_log, f"log-{config.name}")
         ready = self._read(30)
         if not ready or not json.loads(ready).get("ready"):
             self.kill()

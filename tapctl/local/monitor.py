@@ -21,6 +21,8 @@ import sys
 import threading
 from datetime import datetime, timedelta, timezone
 
+from tapctl.local.shared import background
+
 PERIOD_VARIABLE = "TAPCTL_LOCAL_METRICS_SECONDS"
 DEFAULT_PERIOD = 10.0
 
@@ -95,14 +97,15 @@ class Monitor:
         self.gateway = gateway
         self.period = float(period or os.environ.get(PERIOD_VARIABLE, DEFAULT_PERIOD))
         self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="monitor", daemon=True)
+        self.thread = None
 
     def start(self):
-        self.thread.start()
+        self.thread = background(self._run, "monitor")
 
     def close(self):
         self.stopping.set()
-        self.thread.join(timeout=5)
+        if self.thread:
+            self.thread.join(timeout=5)
 
     def _run(self):
         while not self.stopping.wait(self.period):

@@ -11,6 +11,8 @@ import time
 import uuid
 from datetime import datetime, timezone
 
+from tapctl.local.shared import background
+
 _RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
 _SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 RELOAD_SECONDS = 10  # how often the rules are read again (a deploy may add, change or remove them)
@@ -33,15 +35,16 @@ class Scheduler:
         self.clock = clock
         self.next_run = {}  # (rule arn, function) -> when
         self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
+        self.thread = None
         self._warned = set()
 
     def start(self):
-        self.thread.start()
+        self.thread = background(self._run, "scheduler")
 
     def close(self):
         self.stopping.set()
-        self.thread.join(timeout=5)
+        if self.thread:
+            self.thread.join(timeout=5)
 
     def _run(self):
         schedules, loaded = [], -RELOAD_SECONDS

@@ -16,13 +16,12 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
-from tapctl.local.aws import ACCOUNT, FUNCTION_CODE_PATH, HEALTH_PATH, QUEUES_PATH, answer
-from tapctl.local.emulator import FAKE_KEY
+from tapctl.local.aws import ACCOUNT, FUNCTION_CODE_PATH, QUEUES_PATH, answer
+from tapctl.local.shared import FAKE_KEY, HEALTH_PATH, background, free_port, wait_healthy
+from tapctl.local.shared import client as local_client
 from tapctl.local.serving import phrase, refusal, refused, serve
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's limit of a request body
@@ -172,13 +171,7 @@ class Emulator:
         """The emulator's own client for ``service`` of the environment's AWS APIs."""
         with self._clients_lock:
             if service not in self._clients:
-                import boto3
-                from botocore.config import Config
-
-                self._clients[service] = boto3.client(
-                    service, endpoint_url=self.aws_endpoint, region_name=self.region, aws_access_key_id=FAKE_KEY,
-                    aws_secret_access_key=FAKE_KEY, config=Config(retries={"max_attempts": 1}),
-                )
+                self._clients[service] = local_client(service, self.aws_endpoint, self.region, retries=1)
             return self._clients[service]
 
     # -- WSGI -----------------------------------------------------------------------------------------
@@ -285,31 +278,17 @@ class Emulator:
         self.forward.close()
 
 
-def _free_port():
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def start_aws(region, timeout=60):
     """The environment's AWS APIs in a child process (in this process's group, so stopping the emulator
     stops them); returns (process, endpoint) once they answer."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "tapctl.local.aws", "--port", str(port), "--region", region],
                                stdin=subprocess.DEVNULL)
     endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(endpoint + HEALTH_PATH, timeout=0.5):
-                return process, endpoint
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise SystemExit(f"the local AWS APIs did not start (exit {process.poll()})") from None
-            time.sleep(0.1)
+    if wait_healthy(endpoint, process, timeout) is None:
+        process.kill()
+        raise SystemExit(f"the local AWS APIs did not start (exit {process.poll()})")
+    return process, endpoint
 
 
 def main(argv=None):
@@ -343,7 +322,7 @@ def main(argv=None):
         print(f"the local AWS APIs exited ({aws.returncode}); stopping", file=sys.stderr, flush=True)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    threading.Thread(target=watch, name="aws-watch", daemon=True).start()
+    background(watch, "aws-watch")
     app.start()
     print(f"tapctl local emulator on {app.endpoint} (AWS APIs on {aws_endpoint})", file=sys.stderr, flush=True)
     serve(app, options.port, on_close=closed)

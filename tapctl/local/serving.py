@@ -13,8 +13,9 @@ malformed request) is answered with JSON, as every answer of API Gateway is, not
 
 import json
 import signal
-import threading
 from http import HTTPStatus
+
+from tapctl.local.shared import background
 
 # A body larger than this is not read to its end to keep the connection: it is closed instead.
 MAX_DRAIN_BYTES = 64 * 1024 * 1024
@@ -154,7 +155,7 @@ def serve(app, port, on_close=lambda: None):
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=handler_class())
 
     def stop(*_):
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        background(server.shutdown, "shutdown")
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -22,6 +22,8 @@ import threading
 import time
 import uuid
 
+from tapctl.local.shared import background
+
 MOVE_TASKS = ("StartMessageMoveTask", "ListMessageMoveTasks", "CancelMessageMoveTask")
 
 
@@ -172,7 +174,7 @@ class MoveTask:
         self._cancel = threading.Event()
 
     def start(self):
-        threading.Thread(target=self._run, name=f"move-{self.handle[:8]}", daemon=True).start()
+        background(self._run, f"move-{self.handle[:8]}")
 
     def cancel(self):
         self._cancel.set()
@@ -187,7 +189,7 @@ class MoveTask:
             time.sleep(1 / float(self.rate))
 
     def _run(self):
-        from tapctl.recovery import move_messages
+        from tapctl.moves import move_messages
 
         try:
             source, destination = self._url(self.source), self._url(self.destination)

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from handlers.records import DEDUP_CONDITION
 from tapctl.local.aws import Aws
-from tapctl.local.emulator import FAKE_KEY
+from tapctl.local.shared import FAKE_KEY
 from tapctl.local.serving import handler_class
 
 WRITERS = 20

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tapctl import errors, review
+from tapctl import errors, review, review_report
 from tapctl.cli import main
 from tests.support import ROOT, unavailable
 
@@ -87,8 +87,8 @@ def test_the_failure_step_knows_tapctls_data_loss_code(workflow):
 def test_the_sticky_comment_finds_the_marker_tapctl_writes(workflow):
     [comment] = [step for step in workflow["jobs"]["plan"]["steps"] if step.get("uses", "").startswith("actions/github-script@")]
     assert 'body.split("\\n")[0]' in comment["with"]["script"]
-    first_line = review.markdown(review.review({}), environment="staging").splitlines()[0]
-    assert first_line == review.marker("staging") == "<!-- tapctl-plan:staging -->"
+    first_line = review_report.markdown(review.review({}), environment="staging").splitlines()[0]
+    assert first_line == review_report.marker("staging") == "<!-- tapctl-plan:staging -->"
     assert workflow["env"]["TAPCTL_ENV"] == "staging"
 
 

@@ -11,12 +11,12 @@ import json
 import shutil
 import zipfile
 
-import boto3
 import pytest
 from click.testing import CliRunner
 
 from tapctl.cli import main
-from tests.conftest import local_options, skip_without_provider
+from tapctl.local import shared
+from tests.conftest import emulator_state, local_options, skip_without_provider
 from tests.support import ROOT
 
 ENV = "fresh"
@@ -82,9 +82,8 @@ def test_a_protected_environment_whose_alarms_reach_no_one_is_warned_about(fresh
     topic = f"arn:aws:sns:us-east-1:{MOTO_ACCOUNT}:webhook-alarms-{ENV}"
     assert (f"warning: {ENV} is protected but its alarms reach no one: nobody is subscribed to {topic}. Set "
             "alarm_email in a var-file, or subscribe your paging tool to the topic") in fresh["deployed"].stderr
-    emulator = json.loads((fresh["state_dir"] / "local" / ENV / "emulator.json").read_text())
-    sns = boto3.client("sns", endpoint_url=emulator["endpoint"], region_name="us-east-1",
-                       aws_access_key_id="local", aws_secret_access_key="local")
+    started = emulator_state(ENV, fresh["state_dir"])
+    sns = shared.client("sns", started["endpoint"], started["region"])
     sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="payments-oncall@example.com")
     result = tapctl(fresh, "deploy", "--auto-approve")
     assert result.exit_code == 0, result.output

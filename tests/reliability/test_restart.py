@@ -6,15 +6,14 @@ import os
 import signal
 import time
 
-from tests.conftest import current_secret
+from tests.conftest import current_secret, emulator_state
 from tests.support import sample
 
 
 def test_a_restarted_emulator_is_reported_and_a_deploy_recovers(local_only):
     deployment = local_only
     state_dir = deployment.options[deployment.options.index("--state-dir") + 1]
-    emulator_file = os.path.join(state_dir, "local", deployment.env, "emulator.json")
-    pid = json.load(open(emulator_file))["pid"]
+    pid = emulator_state(deployment.env, state_dir)["pid"]
     os.kill(pid, signal.SIGKILL)
     for _ in range(50):
         try:

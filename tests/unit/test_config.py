@@ -74,3 +74,67 @@ def test_region_and_account_rules_are_the_ones_terraform_validates(variable, pat
     variables = (ROOT / "terraform" / "variables.tf").read_text()
     [module_pattern] = re.findall(rf'can\(regex\("([^"]+)", var\.{variable}\)\)', variables)
     assert module_pattern.replace("\\\\", "\\") == pattern
+
+
+# -- one list per name: tapctl/config.py declares, everything else agrees ------------------------------
+
+
+def _terraform_map_keys(text, name):
+    """The top-level keys of the map ``name = {`` in a locals block of terraform source."""
+    block = text[text.index(f"  {name} = {{"):]
+    depth, keys = 0, []
+    for line in block.splitlines()[1:]:
+        if depth == 0 and line.strip() == "}":
+            return keys
+        found = re.match(r"^    (\w+)\s*=", line)
+        if depth == 0 and found:
+            keys.append(found.group(1))
+        depth += line.count("{") + line.count("(") - line.count("}") - line.count(")")
+    raise AssertionError(f"{name} not closed")
+
+
+def test_the_module_declares_the_same_functions():
+    functions_tf = (ROOT / "terraform" / "functions.tf").read_text()
+    assert _terraform_map_keys(functions_tf, "functions") == list(config.FUNCTIONS)
+    variables = set(re.findall(r'^variable "(\w+)"', (ROOT / "terraform" / "variables.tf").read_text(), re.M))
+    outputs = set(re.findall(r'^output "(\w+)"', (ROOT / "terraform" / "outputs.tf").read_text(), re.M))
+    for function in config.FUNCTIONS.values():
+        assert f'handler              = "handlers.{function.name}.lambda_handler"' in functions_tf
+        assert function.name in function.modules  # its handler module is in its zip
+        assert function.package_variable in variables
+        assert {function.name_output, function.log_group_output} <= outputs
+    locals_tf = (ROOT / "terraform" / "locals.tf").read_text()
+    for function in config.FUNCTIONS.values():  # its deployed name
+        assert re.search(rf'^    {function.name}\s+= "{function.package}-\$\{{local.env}}"$', locals_tf, re.M), function
+
+
+def test_the_module_declares_the_same_queues():
+    locals_tf = (ROOT / "terraform" / "locals.tf").read_text()
+    assert _terraform_map_keys(locals_tf, "queues") == list(config.TRANSACTION_QUEUES)
+    for kind, name in config.TRANSACTION_QUEUES.items():
+        assert re.search(rf'^    {kind}\s*= {{ queue = "{name}-queue-\$\{{local.env}}", dlq = "{name}-dlq-', locals_tf, re.M)
+    outputs = set(re.findall(r'^output "(\w+)"', (ROOT / "terraform" / "outputs.tf").read_text(), re.M))
+    assert set(config.QUEUES.values()) <= outputs
+
+
+def test_the_command_line_choices_come_from_the_lists():
+    from tapctl import cli
+
+    def choices(command, option):
+        [param] = [param for param in command.params if param.name == option]
+        return list(param.type.choices)
+
+    assert choices(cli.logs, "function") == list(config.FUNCTIONS)
+    assert choices(cli.redrive, "queue") == list(config.LIVE_QUEUES) == list(config.TRANSACTION_QUEUES.values())
+
+
+def test_every_environment_option_fills_a_setting():
+    """An environment option is one click option whose name is the Settings field it fills (or one that
+    tapctl.environment.resolve reads itself): adding one is a one-line change."""
+    from dataclasses import fields
+
+    from tapctl import environment, options
+
+    settings = {field.name for field in fields(config.Settings)}
+    for name in options._FLAGS:
+        assert name in settings or name in environment._RESOLVED, name

@@ -7,7 +7,9 @@ from dataclasses import replace
 import pytest
 
 from tapctl import deploy, preflight
-from tapctl.environment import Identity, Options, Record, read_record, resolve, write_record
+from tapctl.environment import resolve
+from tapctl.identity import Identity
+from tapctl.record import Record, read_record, write_record
 from tapctl.errors import UsageError, WrongEnvironment
 from tapctl.project import find_project_dir, load
 from tapctl.terraform import PlanSummary
@@ -25,7 +27,7 @@ def project(tmp_path):
 
 
 def settings_for(project, **flags):
-    return resolve(Options(env=flags.pop("env", "dev"), project_dir=project, **flags))
+    return resolve({"env": flags.pop("env", "dev"), "project_dir": project, **flags})
 
 
 def deployed(project, target="aws", **fields):

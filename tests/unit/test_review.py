@@ -4,7 +4,7 @@ local target are reviewed in tests/integration/test_plan_review.py."""
 
 import json
 
-from tapctl import review
+from tapctl import holdings, review, review_report
 
 QUEUE = 'module.queue["refund"].aws_sqs_queue.this'
 DLQ = 'module.queue["refund"].aws_sqs_queue.dlq'
@@ -60,7 +60,7 @@ def test_removed_queues_are_data_loss_each_with_its_own_loss_and_a_new_one_is_no
 def test_a_create_before_destroy_replacement_still_loses_the_old_resource():
     group = {"id": "/aws/lambda/event-router-qa", "name": "/aws/lambda/event-router-qa"}
     result = review.review({"resource_changes": [
-        entry("module.router.aws_cloudwatch_log_group.this", ["create", "delete"], group, {**group, "name": "x"},
+        entry('module.function["router"].aws_cloudwatch_log_group.this', ["create", "delete"], group, {**group, "name": "x"},
               replace_paths=[["name"]])]})
     assert [(f.kind, f.change.action) for f in result.findings] == [("log group", "replace")]
 
@@ -105,12 +105,12 @@ def test_drift_that_the_plan_neither_depends_on_nor_puts_back_is_left_out_as_ter
     result = review.review(document)
     assert [(change.address, change.attributes) for change in result.drift] == [
         ("aws_dynamodb_table.this", [("read_capacity", "0", "5")])]
-    assert "#### Changed outside terraform (drift)" in review.markdown(result, environment="qa")
-    assert "#### Changed outside terraform (drift)" not in review.markdown(review.review({}), environment="qa")
+    assert "#### Changed outside terraform (drift)" in review_report.markdown(result, environment="qa")
+    assert "#### Changed outside terraform (drift)" not in review_report.markdown(review.review({}), environment="qa")
 
 
 def test_sensitive_and_unknown_values_are_never_shown():
-    change = entry("module.validator.aws_lambda_function.this", ["update"],
+    change = entry('module.function["validator"].aws_lambda_function.this', ["update"],
                    {"environment": [{"variables": {"KEY": "before-value-1"}}], "source_code_hash": "a"},
                    {"environment": [{"variables": {"KEY": "after-value-2"}}], "source_code_hash": None},
                    after_unknown={"source_code_hash": True},
@@ -119,9 +119,9 @@ def test_sensitive_and_unknown_values_are_never_shown():
     result = review.review({"resource_changes": [change]})
     assert result.changes[0].attributes == [("environment", "(sensitive)", "(sensitive)"),
                                             ("source_code_hash", "a", "(known after apply)")]
-    rendered = review.markdown(result, environment="qa")
+    rendered = review_report.markdown(result, environment="qa")
     assert "before-value-1" not in rendered and "after-value-2" not in rendered
-    assert "before-value-1" not in json.dumps(review.as_json(result, environment="qa"))
+    assert "before-value-1" not in json.dumps(review_report.as_json(result, environment="qa"))
 
 
 def test_the_markdown_puts_data_loss_first_uncollapsed_and_everything_in_a_collapsed_list():
@@ -130,7 +130,7 @@ def test_the_markdown_puts_data_loss_first_uncollapsed_and_everything_in_a_colla
         entry("aws_dynamodb_table.this", ["delete", "create"], table, table, replace_paths=[["hash_key"]]),
         entry("aws_cloudwatch_metric_alarm.queue_not_empty", ["update"], {"threshold": 0}, {"threshold": 1})]})
     result.findings[0].contents = "about 12 items"
-    text = review.markdown(result, environment="qa", where="aws, account 123456789012, eu-west-1")
+    text = review_report.markdown(result, environment="qa", where="aws, account 123456789012, eu-west-1")
     lines = text.splitlines()
     assert lines[0] == "<!-- tapctl-plan:qa -->"
     assert lines[1] == "### tapctl plan: `qa` (aws, account 123456789012, eu-west-1)"
@@ -147,10 +147,10 @@ def test_the_markdown_puts_data_loss_first_uncollapsed_and_everything_in_a_colla
 def test_a_plan_without_changes_says_so_and_its_json_has_every_section():
     result = review.review({"resource_changes": [
         entry("aws_sqs_queue.router_failures", ["no-op"], {"name": "f"}, {"name": "f"})]})
-    text = review.markdown(result, environment="qa")
+    text = review_report.markdown(result, environment="qa")
     assert "**No changes**" in text and "No resource holding data is deleted or replaced." in text
     assert "<details>" not in text
-    document = review.as_json(result, environment="qa")
+    document = review_report.as_json(result, environment="qa")
     assert set(document) == {"environment", "where", "counts", "data_loss", "stateful", "changes", "drift"}
     json.dumps(document)
 
@@ -167,7 +167,7 @@ def test_long_values_keep_the_part_that_differs():
 def test_table_cells_cannot_break_the_markdown_table():
     result = review.review({"resource_changes": [
         entry("aws_cloudwatch_metric_alarm.x", ["update"], {"alarm_description": "a | b"}, {"alarm_description": "c\nd"})]})
-    row = [line for line in review.markdown(result, environment="qa").splitlines() if "metric_alarm.x" in line][0]
+    row = [line for line in review_report.markdown(result, environment="qa").splitlines() if "metric_alarm.x" in line][0]
     assert "a \\| b" in row and "c d" in row
 
 
@@ -182,9 +182,9 @@ def test_contents_are_read_best_effort():
 
     queue = {"id": "http://sqs/123/refunds-queue-qa", "name": "refunds-queue-qa"}
     result = review.review({"resource_changes": [entry(QUEUE, ["delete"], queue, None)]})
-    review.measure(result, lambda service: Counting())
+    holdings.measure(result, lambda service: Counting())
     assert result.findings[0].contents == "4 messages"
-    review.measure(result, lambda service: Failing())
+    holdings.measure(result, lambda service: Failing())
     assert result.findings[0].contents == "an unknown amount (could not read it: PermissionError)"
 
 
@@ -194,7 +194,7 @@ def test_every_stateful_kind_of_the_module_is_known():
         'module.queue["payment"].aws_sqs_queue.this': "queue",
         'module.queue["payment"].aws_sqs_queue.dlq': "dead-letter queue",
         "aws_sqs_queue.router_failures": "router-failures queue",
-        "module.validator.aws_cloudwatch_log_group.this": "log group",
+        'module.function["validator"].aws_cloudwatch_log_group.this': "log group",
         "aws_cloudwatch_log_group.api_access": "log group",
         "aws_secretsmanager_secret.signing": "signing secret",
     }

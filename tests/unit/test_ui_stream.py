@@ -1,6 +1,6 @@
 """How tapctl shows terraform's JSON UI stream (messages shaped as terraform 1.11 writes them)."""
 
-from tapctl.terraform import SHOWN, UiStream
+from tapctl.progress import SHOWN, UiStream
 
 
 def drift(address):

@@ -90,7 +90,7 @@ def test_body_at_the_size_limit_is_parsed():
     padding = events.MAX_BODY_BYTES - len(json.dumps({**event, "pad": ""}))
     body = json.dumps({**event, "pad": "x" * padding})
     assert len(body) == events.MAX_BODY_BYTES
-    events.validate(events.parse_body(events.request_body(proxy_event(body))))
+    events.validate(events.parse_body(events.body_text(events.raw_body(proxy_event(body)))))
 
 
 @pytest.mark.parametrize("depth", [31, 32])
