@@ -118,14 +118,14 @@ def test_the_module_declares_the_same_queues():
 
 
 def test_the_command_line_choices_come_from_the_lists():
-    from tapctl import cli
+    from tapctl.cli import main
 
     def choices(command, option):
-        [param] = [param for param in command.params if param.name == option]
+        [param] = [param for param in main.commands[command].params if param.name == option]
         return list(param.type.choices)
 
-    assert choices(cli.logs, "function") == list(config.FUNCTIONS)
-    assert choices(cli.redrive, "queue") == list(config.LIVE_QUEUES) == list(config.TRANSACTION_QUEUES.values())
+    assert choices("logs", "function") == list(config.FUNCTIONS)
+    assert choices("redrive", "queue") == list(config.LIVE_QUEUES) == list(config.TRANSACTION_QUEUES.values())
 
 
 def test_every_environment_option_fills_a_setting():
