@@ -8,8 +8,8 @@ are given by the caller, so nothing here knows of click.
 from dataclasses import dataclass
 
 from tapctl import preflight
-from tapctl.record import forget_record, write_record
 from tapctl.errors import ChecksFailed, PreflightFailed
+from tapctl.record import forget_record, write_record
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from tapctl.errors import UsageError, WrongEnvironment
 from tapctl.project import find_project_dir, load
 from tapctl.record import RECORD_FILE, absolute, read_record
 
-
 # Flags resolve reads itself; every other flag whose name is a Settings field is taken as given.
 _RESOLVED = ("env", "target", "project_dir", "backend_config", "var_files", "plugin_dir", "migrate_state")
 

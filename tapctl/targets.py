@@ -12,14 +12,14 @@ was applied stops what it started.
 """
 
 import shutil
-from pathlib import Path
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
-from tapctl.identity import Identity, check_account, region_for
-from tapctl.record import RECORD_FILE
 from tapctl.errors import EndpointUnreachable, NoCredentials, TapctlError
+from tapctl.identity import Identity, check_account, region_for
 from tapctl.local import emulator
+from tapctl.record import RECORD_FILE
 
 
 class Target:

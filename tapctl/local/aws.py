@@ -20,9 +20,9 @@ import time
 from http import HTTPStatus
 from urllib.parse import unquote
 
+from tapctl.local.serving import refusal, refused
 from tapctl.local.shared import FAKE_KEY, HEALTH_PATH, background
 from tapctl.local.shared import client as local_client
-from tapctl.local.serving import refusal, refused
 
 ACCOUNT = "123456789012"  # moto's default account
 INTERNAL_PREFIX = "/_tapctl/"

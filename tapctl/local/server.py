@@ -20,9 +20,9 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from tapctl.local.aws import ACCOUNT, FUNCTION_CODE_PATH, QUEUES_PATH, answer
+from tapctl.local.serving import phrase, refusal, refused, serve
 from tapctl.local.shared import FAKE_KEY, HEALTH_PATH, background, free_port, wait_healthy
 from tapctl.local.shared import client as local_client
-from tapctl.local.serving import phrase, refusal, refused, serve
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's limit of a request body
 _INVOKE = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")

@@ -18,8 +18,8 @@ from botocore.exceptions import ClientError
 
 from handlers.records import DEDUP_CONDITION
 from tapctl.local.aws import Aws
-from tapctl.local.shared import FAKE_KEY
 from tapctl.local.serving import handler_class
+from tapctl.local.shared import FAKE_KEY
 
 WRITERS = 20
 KEYS = 60

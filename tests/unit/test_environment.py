@@ -8,10 +8,10 @@ import pytest
 
 from tapctl import deploy, preflight
 from tapctl.environment import resolve
-from tapctl.identity import Identity
-from tapctl.record import Record, read_record, write_record
 from tapctl.errors import UsageError, WrongEnvironment
+from tapctl.identity import Identity
 from tapctl.project import find_project_dir, load
+from tapctl.record import Record, read_record, write_record
 from tapctl.terraform import PlanSummary
 
 

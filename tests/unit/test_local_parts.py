@@ -11,8 +11,8 @@ from tapctl.config import Settings
 from tapctl.identity import Identity
 from tapctl.local import gateway, monitor
 from tapctl.local.sqs import Sqs
-from tapctl.targets import AwsTarget, LocalTarget, for_settings
 from tapctl.progress import UiStream
+from tapctl.targets import AwsTarget, LocalTarget, for_settings
 from tests.support import ROOT, schema
 
 QUEUE = "http://127.0.0.1:1/123456789012/payments-queue-dev"
