@@ -70,10 +70,14 @@ def alarms_in_alarm(target, outputs):
     return found
 
 
-def status(target, outputs, packages, env):
+def status(target, outputs, settings):
+    """The environment's one screen; its functions compared with what this checkout builds."""
+    from tapctl import package
+
+    packages = package.build(settings.project_dir, settings.build_dir)
     now = datetime.now(timezone.utc)
     return {
-        "environment": env,
+        "environment": settings.env,
         "target": target.name,
         "endpoint": outputs["api_endpoint"],
         "functions": functions(target, outputs, packages),

@@ -18,11 +18,9 @@ def status(settings):
 
     Nothing is received from a queue. Example: tapctl status --env prod --json
     """
-    from tapctl import package
     from tapctl import status as reporting
 
-    target, outputs = deployed(settings)
-    report = reporting.status(target, outputs, package.build(settings.project_dir, settings.build_dir), settings.env)
+    report = reporting.status(*deployed(settings), settings)
     emit(settings, report, reporting.lines(report))
 
 
