@@ -96,7 +96,7 @@ class Settings:
     module_dir: Path = None
     state_dir: Path = None
     json_output: bool = False
-    record: object = None  # tapctl.environment.Record: how the environment was last deployed
+    record: object = None  # tapctl.record.Record: how the environment was last deployed
 
     @property
     def module(self):
