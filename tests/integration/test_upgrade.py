@@ -75,6 +75,8 @@ def test_an_environment_of_an_earlier_release_upgrades_in_place(commit, tmp_path
                 if change["action"] in ("delete", "replace", "forget")
                 and change["address"] not in REPLACED_BY_DESIGN]
         assert lost == [], f"upgrading from {commit[:7]} deletes or replaces: {lost}"
+        print(f"upgrade from {commit[:7]}: {review['counts']}; replaced by design: "
+              f"{[change['address'] for change in review['changes'] if change['action'] == 'replace']}")
 
         # The upgrade itself, then the pipeline still works and nothing is left to change.
         upgraded = CliRunner().invoke(main, ["deploy", *options, "--auto-approve", "--smoke"])
