@@ -37,7 +37,9 @@ class Target:
     def holds_environment(cls, workdir):
         """Whether ``workdir`` holds an environment of this target: a record or a local state (a folder
         left by a failed first init is none)."""
-        return any((Path(workdir) / name).is_file() for name in (RECORD_FILE, "terraform.tfstate"))
+        from tapctl.terraform import STATE_FILE
+
+        return any((Path(workdir) / name).is_file() for name in (RECORD_FILE, STATE_FILE))
 
     def start(self, region):
         """Make the target reachable in ``region``; True when this call started something to stop on failure."""
