@@ -1,13 +1,12 @@
 """What the local target's two sides share: the CLI side (tapctl.local.emulator, run by tapctl) and the
-emulator's processes (tapctl.local.server and tapctl.local.aws). Standard library only, so importing it
-costs the emulator nothing; boto3 is imported only when a client is made.
+emulator's processes (tapctl.local.server and tapctl.local.aws). Standard library only, and little of it at
+import (every tapctl command that names an environment imports this): boto3 and urllib are imported when
+first used.
 """
 
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 
 # The emulator's credentials. Every AWS call to it must be signed with this access key: a client holding
 # real credentials reaches the emulator only by mistake, and is refused (tapctl.local.serving).
@@ -38,6 +37,9 @@ def client(service, endpoint, region, *, retries=None):
 
 def health(endpoint, timeout=1.0):
     """The raw health answer of a local server at ``endpoint``, or None when it does not answer."""
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(endpoint + HEALTH_PATH, timeout=timeout) as answer:
             return answer.read()
