@@ -213,3 +213,19 @@ def test_a_long_list_of_creates_names_the_most_common_kinds():
             "action": "create", "resource": {"addr": f"x.{number}", "resource_type": kind}}})
     stream.finish()
     assert lines == ["to create: 9 (3 queue, 2 alarm, 1 a, 1 b and 2 more)"]
+
+
+def test_the_emulators_processes_import_nothing_of_the_cli():
+    """The emulator's processes (its front, its AWS APIs, the function workers) stand on tapctl.local and
+    tapctl.moves alone: no click, no terraform runner, no command module."""
+    import subprocess
+    import sys
+
+    modules = ("tapctl.local.server", "tapctl.local.aws", "tapctl.local.worker", "tapctl.local.sqs")
+    code = (f"import sys, {', '.join(modules)}; sys.modules['tapctl.local.sqs'].Sqs; "
+            "from tapctl.moves import move_messages; "
+            "print(' '.join(sorted(name for name in sys.modules if name.startswith(('tapctl', 'click')))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert "tapctl.local.server" in loaded
+    assert [name for name in loaded if not (name in ("tapctl", "tapctl.local", "tapctl.moves")
+                                            or name.startswith("tapctl.local."))] == []
