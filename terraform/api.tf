@@ -151,9 +151,10 @@ resource "aws_api_gateway_stage" "this" {
     })
   }
 
-  # The validator names the router by its ARN, not through the resource, so nothing else orders the
-  # two: the stage goes live only once the router and its failure destination exist.
-  depends_on = [aws_api_gateway_account.this, module.function, aws_lambda_function_event_invoke_config.router]
+  # The validator names the router, and the router its queues, by ARN and URL, not through the
+  # resources, so nothing else orders them: the stage goes live only once the functions, the queues
+  # and the router's failure destination exist.
+  depends_on = [aws_api_gateway_account.this, module.function, module.queue, aws_lambda_function_event_invoke_config.router]
 }
 
 resource "aws_api_gateway_method_settings" "all" {

@@ -29,7 +29,7 @@ locals {
       reserved_concurrency = var.reserved_concurrency
       policy_statements    = local.router_policy_statements
       environment = merge(
-        { for queue in keys(local.queues) : local.queues[queue].url_variable => module.queue[queue].queue_url },
+        { for queue in values(local.queues) : queue.url_variable => "${local.queue_url_prefix}/${queue.queue}" },
         { DYNAMODB_TABLE = aws_dynamodb_table.this.name },
       )
     }

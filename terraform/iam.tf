@@ -28,7 +28,7 @@ locals {
     {
       sid       = "SendToQueues"
       actions   = ["sqs:SendMessage"]
-      resources = concat([for queue in module.queue : queue.queue_arn], [aws_sqs_queue.router_failures.arn])
+      resources = [for name in concat(values(local.queues)[*].queue, [local.names.router_failures]) : "${local.arn_prefix.sqs}:${name}"]
     },
     {
       sid        = "LeaseAndConfirm"

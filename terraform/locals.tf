@@ -26,6 +26,13 @@ locals {
   }
   router_arn = "${local.arn_prefix.lambda}:function:${local.names.router}"
 
+  # The queues' URLs, known the same way: SQS names a queue https://sqs.<region>.<partition's DNS
+  # suffix>/<account>/<name>, and identifies it by the last two parts (the local target's emulator
+  # serves it at its own address, under the same path). The router's environment and policy name the
+  # queues through these, so the functions (whose creation the provider serialises, about 5 s each)
+  # are created while the provider waits for the queues, not after them.
+  queue_url_prefix = "https://sqs.${var.aws_region}.${data.aws_partition.current.dns_suffix}/${data.aws_caller_identity.current.account_id}"
+
   # One queue pair per transaction_type. url_variable is the router's environment variable for it
   # (handlers/router.py QUEUE_URL_ENV; tests/terraform checks the two agree).
   queues = {

@@ -151,12 +151,12 @@ run "functions_as_the_design_fixes_them" {
   }
   assert {
     condition = module.function["router"].configuration.environment == tomap({
-      PAYMENTS_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/payments-queue-dev"
-      REFUNDS_QUEUE_URL  = "https://sqs.us-east-1.amazonaws.com/123456789012/refunds-queue-dev"
-      DISPUTES_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/disputes-queue-dev"
+      PAYMENTS_QUEUE_URL = module.queue["payment"].queue_url
+      REFUNDS_QUEUE_URL  = module.queue["refund"].queue_url
+      DISPUTES_QUEUE_URL = module.queue["dispute"].queue_url
       DYNAMODB_TABLE     = "transaction-events-dev"
     })
-    error_message = "router environment"
+    error_message = "router environment: the URLs it is given are the ones SQS gives its queues"
   }
   assert {
     condition = (
@@ -311,6 +311,26 @@ run "alarms_and_their_thresholds" {
   assert {
     condition     = aws_sns_topic.alarms.kms_master_key_id == aws_kms_key.alarms.arn && length(aws_sns_topic_subscription.alarm_email) == 0
     error_message = "encrypted topic, no subscription by default"
+  }
+}
+
+# The router names its queues by URLs built before the queues exist (locals.tf); in another partition
+# they carry that partition's domain.
+run "queue_urls_in_another_partition" {
+  variables {
+    aws_region = "cn-north-1"
+  }
+  override_data {
+    target = data.aws_partition.current
+    values = { partition = "aws-cn", dns_suffix = "amazonaws.com.cn" }
+  }
+  assert {
+    condition     = module.function["router"].configuration.environment["REFUNDS_QUEUE_URL"] == "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/refunds-queue-dev"
+    error_message = "the router's queue URL in the aws-cn partition"
+  }
+  assert {
+    condition     = contains(module.function["router"].policy.Statement[0].Resource, "arn:aws-cn:sqs:cn-north-1:123456789012:refunds-queue-dev")
+    error_message = "the router's policy names the queue by its aws-cn ARN"
   }
 }
 

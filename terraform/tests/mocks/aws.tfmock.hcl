@@ -5,7 +5,7 @@ mock_data "aws_caller_identity" {
 }
 
 mock_data "aws_partition" {
-  defaults = { partition = "aws" }
+  defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
 }
 
 mock_resource "aws_sns_topic" {
