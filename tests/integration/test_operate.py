@@ -26,9 +26,13 @@ def eventually(check, wait=20.0, every=0.5):
         time.sleep(every)
 
 
-def traced(deployment, event_id, verdict, wait=20.0):
-    return eventually(lambda: (lambda report: report if report["verdict"] == verdict else None)(
-        tapctl_json(deployment, "trace", event_id)), wait)
+def traced(deployment, event_id, verdict, wait=20.0, outcomes=None):
+    """The trace once its verdict is ``verdict`` and, if given, its log's outcomes are ``outcomes``: log
+    lines reach CloudWatch Logs in batches, so a dead letter can be found before the last attempt's line."""
+    def done(report):
+        complete = outcomes is None or [line["outcome"] for line in report["log"]] == outcomes
+        return report if report["verdict"] == verdict and complete else None
+    return eventually(lambda: done(tapctl_json(deployment, "trace", event_id)), wait)
 
 
 def drain(deployment, output, until=lambda bodies: True, wait=10.0):
@@ -186,10 +190,12 @@ def test_a_router_failure_is_replayed_to_its_queue_exactly_once(local_only):
     event = sample("refund")
     try:
         assert deployment.post(event)[0] == 200
-        report = traced(deployment, event["event_id"], "in_router_failures", wait=30)
+        attempts = ["accepted", "failed", "failed", "failed"]
+        report = traced(deployment, event["event_id"], "in_router_failures", wait=30, outcomes=attempts)
     finally:
         lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": original})
-    assert report and [line["outcome"] for line in report["log"]] == ["accepted", "failed", "failed", "failed"]
+    assert report, ("the event should reach router_failures after the first attempt and two retries, all logged: "
+                    f"{tapctl_json(deployment, 'trace', event['event_id'])}")
     drain(deployment, "refunds_queue_url", wait=2)
 
     assert tapctl_json(deployment, "replay-failures", "--dry-run")["replayed"] == [event["event_id"]]
