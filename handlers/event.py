@@ -11,7 +11,7 @@ import binascii
 import json
 import math
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
 # Mirrors of the schema file, checked against it by tests/unit/test_contract.py.
@@ -216,6 +216,12 @@ def _storable_number(number):
     exponent += len(digits) - len(significant)
     adjusted = exponent + len(significant) - 1
     return len(significant) <= AMOUNT_MAX_DIGITS and AMOUNT_MIN_EXPONENT <= adjusted <= AMOUNT_MAX_EXPONENT
+
+
+def iso_utc(epoch_seconds):
+    """An RFC 3339 date-time in UTC with milliseconds, e.g. 2026-11-29T17:45:00.500Z."""
+    moment = datetime.fromtimestamp(epoch_seconds, timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def valid_timestamp(text):

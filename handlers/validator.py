@@ -14,12 +14,13 @@ import json
 import os
 import time
 import uuid
-from datetime import datetime, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers import runtime, signature
-from handlers.event import EVENT_ID_MAX_LENGTH, Rejected, body_text, message_body, parse_body, raw_body, validate
+from handlers.event import (
+    EVENT_ID_MAX_LENGTH, Rejected, body_text, iso_utc, message_body, parse_body, raw_body, validate,
+)
 from handlers.records import Duplicate, Records, StoreUnavailable
 from handlers.signing_keys import KeysUnavailable, keys
 
@@ -46,11 +47,6 @@ WORST_CASE_S = 4 * runtime.CALL_WORST_CASE_S
 ACCEPTED_MESSAGE = "Event validated and queued for processing"
 DUPLICATE_ERROR = "Duplicate event"
 UNAVAILABLE_ERROR = "Service temporarily unavailable, please retry"
-
-
-def iso_utc(epoch_seconds):
-    moment = datetime.fromtimestamp(epoch_seconds, timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _setting(name, default):

@@ -41,6 +41,10 @@ QUEUES = {
     "router_failures": "router_failures_queue_url",
 }
 
+# The payment providers an environment may receive from at POST /webhook/{source}, each verified and
+# mapped by its own module in handlers/sources/ (handlers.sources.NAMES mirrors this list).
+SOURCES = ("stripe", "adyen", "braintree", "razorpay", "square")
+
 
 @dataclass(frozen=True)
 class Function:
