@@ -24,6 +24,7 @@ from tests.support import ROOT
 RELEASES = (
     "8574ba9b77d0fd8741df074281f7c477ff58b630",  # issue 17: the pipeline at its calls floor
     "28da0bbd409fd1d1e3a583201ae8922c2c5c7022",  # issue 18: the router's lease, the emulator's guard
+    "cb928d9b1c082a5101c381fb9fa80408355a92ce",  # issue 19: one way in, one list, one owner
 )
 # Replaced by design, holding nothing: an API Gateway deployment is an immutable snapshot of the API,
 # so every change to the API is a new one, created before the old one goes (create_before_destroy), and
