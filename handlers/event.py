@@ -138,16 +138,17 @@ def body_text(raw):
     """The body as text, or ``Rejected``: missing, too large (413) or not UTF-8."""
     if not raw:
         raise _bad_request("Request body is missing")
-    if len(raw) > MAX_BODY_BYTES:
-        raise _too_large(len(raw))
+    check_size(raw)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise _bad_request("Request body is not valid UTF-8") from None
 
 
-def _too_large(size):
-    return _bad_request(f"Request body is too large: {size} bytes, the limit is {MAX_BODY_BYTES}", 413)
+def check_size(raw):
+    """``Rejected`` (413) for a body larger than ``MAX_BODY_BYTES``."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise _bad_request(f"Request body is too large: {len(raw)} bytes, the limit is {MAX_BODY_BYTES}", 413)
 
 
 def parse_body(text):

@@ -110,11 +110,12 @@ def decode_secret(text):
     return key
 
 
-def parse_secret_value(text):
+def parse_secret_value(text, decode=decode_secret):
     """The environment's secret value -> [(key, expires_at or None)], newest first.
 
     The format is a contract (README): ``{"secrets": [{"secret": "whsec_...", "expires_at": null}, ...]}``,
-    ``expires_at`` in epoch seconds; a secret past it no longer verifies."""
+    ``expires_at`` in epoch seconds; a secret past it no longer verifies. A source's secret holds the
+    provider's secrets in the same form, each read by ``decode`` (handlers.sources.key_text)."""
     try:
         document = json.loads(text)
     except (TypeError, ValueError):
@@ -127,7 +128,7 @@ def parse_secret_value(text):
         expires_at = entry.get("expires_at") if isinstance(entry, dict) else None
         if not isinstance(entry, dict) or not (expires_at is None or type(expires_at) in (int, float)):
             raise ValueError('each entry of "secrets" is {"secret": "whsec_...", "expires_at": null or epoch seconds}')
-        keys.append((decode_secret(entry.get("secret")), expires_at))
+        keys.append((decode(entry.get("secret")), expires_at))
     return keys
 
 

@@ -27,8 +27,10 @@ class KeysUnavailable(Exception):
 
 
 class SigningKeys:
-    def __init__(self, clock=time.monotonic):
+    def __init__(self, clock=time.monotonic, *, parse=signature.parse_secret_value, name="the signing secret",
+                 remedy="tapctl secret rotate"):
         self.clock = clock  # replaceable in tests: the cache's age, not the signatures' timestamps
+        self.parse, self.name, self.remedy = parse, name, remedy
         self.forget()
 
     def active(self, secret_arn, cache_seconds, now):
@@ -66,30 +68,48 @@ class SigningKeys:
     def _usable(self, now):
         keys = signature.active(self._keys, now)
         if not keys:
-            raise KeysUnavailable("every signing secret has expired: run tapctl secret rotate")
+            raise KeysUnavailable(f"every key of {self.name} has expired: run {self.remedy}")
         return keys
 
-    @staticmethod
-    def _read(secret_arn):
+    def _read(self, secret_arn):
         if not secret_arn:
-            raise KeysUnavailable("SIGNING_SECRET_ARN is not set")
+            raise KeysUnavailable(f"the ARN of {self.name} is not set")
         try:
             answer = runtime.client("secretsmanager").get_secret_value(SecretId=secret_arn)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             if code == "ResourceNotFoundException":
-                raise KeysUnavailable("the signing secret has no value yet: run tapctl secret rotate") from None
+                raise KeysUnavailable(f"{self.name} has no value yet: run {self.remedy}") from None
             raise KeysUnavailable(f"Secrets Manager refused GetSecretValue: {code or error}") from None
         except BotoCoreError as error:
             raise KeysUnavailable(f"Secrets Manager is unreachable: {type(error).__name__}") from None
         try:
-            return signature.parse_secret_value(answer.get("SecretString"))
+            return self.parse(answer.get("SecretString"))
         except ValueError as error:
-            raise KeysUnavailable(f"the signing secret is malformed: {error}") from None
+            raise KeysUnavailable(f"{self.name} is malformed: {error}") from None
 
     def forget(self):
         self._keys = self._tried_at = self._next_read = self._stale = None
 
 
-# One per container, like the AWS clients.
+# One per container, like the AWS clients: the signing secret's keys, and each source's.
 keys = SigningKeys()
+_source_keys = {}
+
+
+def source_keys(name):
+    """The keys of source ``name``'s secret (the provider's own secrets: handlers.sources)."""
+    found = _source_keys.get(name)
+    if found is None:
+        from handlers.sources import key_text  # only where a source is served
+
+        found = _source_keys[name] = SigningKeys(
+            parse=lambda text: signature.parse_secret_value(text, decode=key_text),
+            name=f"the {name} secret", remedy=f"tapctl secret set --source {name}",
+        )
+    return found
+
+
+def forget_sources():
+    """Forget every source's keys, as a new container would (tests change secrets between cases)."""
+    _source_keys.clear()

@@ -21,7 +21,6 @@ The names are tapctl's (tapctl/config.py SOURCES; tests/unit/test_sources.py che
 """
 
 import importlib
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 from handlers.event import Rejected, body_text, parse_body, validate
@@ -35,6 +34,18 @@ class Unverified(Exception):
     """Why a request is not the provider's: the 401's ``error``, saying nothing secret."""
 
 
+class NoMatch(Unverified):
+    """Well-formed, signed, but with none of the keys held: the keys may be newer than the cache."""
+
+
+def key_text(secret):
+    """A key version of a source's secret (handlers.signature.parse_secret_value): the provider's text as
+    the provider gives it; Braintree's is ``<public key>:<private key>``."""
+    if not isinstance(secret, str) or not secret:
+        raise ValueError("each secret of a source is the provider's non-empty text")
+    return secret
+
+
 def module(name):
     """The source's module, imported on its first request (a container imports only what it serves)."""
     if name not in NAMES:
@@ -42,15 +53,14 @@ def module(name):
     return importlib.import_module(f"handlers.sources.{name}")
 
 
-@dataclass
 class Request:
     """One provider request: its body's bytes as sent, its headers by lower-case name, and the URL the
     provider posted to (Square signs it)."""
 
-    body: bytes
-    headers: dict
-    url: str = ""
-    _parsed: object = field(default=None, repr=False)
+    __slots__ = ("body", "headers", "url", "_parsed")
+
+    def __init__(self, body, headers, url=""):
+        self.body, self.headers, self.url, self._parsed = body, headers, url, None
 
     def header(self, name):
         return self.headers.get(name, "")
@@ -62,14 +72,14 @@ class Request:
         return self._parsed
 
 
-@dataclass(frozen=True)
 class Delivery:
     """One provider event of a request: its de-duplication key and type, and the canonical event it
     becomes, or ``None`` when the mapping does not route its type (acknowledged, not queued)."""
 
-    event_id: str
-    source_event_type: str
-    event: dict | None
+    __slots__ = ("event_id", "source_event_type", "event")
+
+    def __init__(self, event_id, source_event_type, event):
+        self.event_id, self.source_event_type, self.event = event_id, source_event_type, event
 
 
 def mapped(defaults, settings, event_type, qualifier=None):

@@ -20,7 +20,7 @@ import hashlib
 import hmac
 
 from handlers.event import valid_timestamp
-from handlers.sources import Unverified, bad, delivery, ignored, mapped, member, text
+from handlers.sources import NoMatch, Unverified, bad, delivery, ignored, mapped, member, text
 from handlers.sources.money import ADYEN, BadAmount, from_minor
 
 NAME = "adyen"
@@ -97,7 +97,7 @@ def verify(request, keys, settings, now):
                 used = max(used, index)
                 break
         else:
-            raise Unverified(f"notification item {position}: hmacSignature matches no HMAC key of this source")
+            raise NoMatch(f"notification item {position}: hmacSignature matches no HMAC key of this source")
     return used
 
 

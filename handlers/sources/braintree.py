@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 from xml.parsers import expat
 
 from handlers.event import MAX_DEPTH, valid_timestamp
-from handlers.sources import Unverified, bad, delivery, ignored, mapped, text
+from handlers.sources import NoMatch, Unverified, bad, delivery, ignored, mapped, text
 from handlers.sources.money import ISO_4217, BadAmount, from_major
 
 NAME = "braintree"
@@ -72,7 +72,7 @@ def verify(request, keys, settings, now):
         if sum(hmac.compare_digest(hmac.new(key, signed, hashlib.sha1).hexdigest().encode(), given)
                for signed in (payload, payload + b"\n")):
             return index
-    raise Unverified("bt_signature matches no API key pair of this source")
+    raise NoMatch("bt_signature matches no API key pair of this source")
 
 
 # -- the notification's XML --------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 
 from handlers.event import iso_utc
-from handlers.sources import Unverified, bad, delivery, ignored, integer, mapped, member, text
+from handlers.sources import NoMatch, Unverified, bad, delivery, ignored, integer, mapped, member, text
 from handlers.sources.money import RAZORPAY, BadAmount, from_minor
 
 NAME = "razorpay"
@@ -40,7 +40,7 @@ def verify(request, keys, settings, now):
     for index, key in enumerate(keys):
         if hmac.compare_digest(hmac.new(key.encode("utf-8"), request.body, hashlib.sha256).hexdigest().encode(), given):
             return index
-    raise Unverified("X-Razorpay-Signature matches no webhook secret of this source")
+    raise NoMatch("X-Razorpay-Signature matches no webhook secret of this source")
 
 
 def _entity(event_type):

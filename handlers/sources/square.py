@@ -14,7 +14,7 @@ import hashlib
 import hmac
 
 from handlers.event import valid_timestamp
-from handlers.sources import Unverified, bad, delivery, ignored, mapped, member, text
+from handlers.sources import NoMatch, Unverified, bad, delivery, ignored, mapped, member, text
 from handlers.sources.money import ISO_4217, BadAmount, from_minor
 
 NAME = "square"
@@ -43,7 +43,7 @@ def verify(request, keys, settings, now):
     for index, key in enumerate(keys):
         if hmac.compare_digest(base64.b64encode(hmac.new(key.encode("utf-8"), signed, hashlib.sha256).digest()), given):
             return index
-    raise Unverified("x-square-hmacsha256-signature matches no signature key of this source for its notification URL")
+    raise NoMatch("x-square-hmacsha256-signature matches no signature key of this source for its notification URL")
 
 
 def _object(event):

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 
 from handlers.event import iso_utc
-from handlers.sources import Unverified, bad, delivery, ignored, integer, mapped, member, text
+from handlers.sources import NoMatch, Unverified, bad, delivery, ignored, integer, mapped, member, text
 from handlers.sources.money import STRIPE, BadAmount, from_minor
 
 NAME = "stripe"
@@ -69,7 +69,7 @@ def verify(request, keys, settings, now):
         if sum(hmac.compare_digest(expected, signature) for signature in signatures):
             break
     else:
-        raise Unverified("Stripe-Signature v1 matches no signing secret of this source")
+        raise NoMatch("Stripe-Signature v1 matches no signing secret of this source")
     tolerance = int(settings.get("tolerance_seconds", DEFAULT_TOLERANCE_SECONDS))
     if abs(now - int(timestamp)) > tolerance:
         raise Unverified(f"Stripe-Signature timestamp is more than {tolerance} s from now")

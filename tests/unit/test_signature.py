@@ -268,7 +268,7 @@ def test_an_unknown_mode_is_required(cold_validator, monkeypatch):
     ("not json", "the signing secret is malformed: the secret value is not JSON"),
     ('{"secrets": []}', 'the signing secret is malformed: the secret value has no "secrets" list'),
     (json.dumps({"secrets": [{"secret": TEST_SECRET, "expires_at": 1}]}),
-     "every signing secret has expired: run tapctl secret rotate"),
+     "every key of the signing secret has expired: run tapctl secret rotate"),
 ])
 def test_a_secret_that_cannot_be_used_fails_closed(cold_validator, capsys, value, cause):
     runtime.use_client("secretsmanager", SecretsClient(value))
