@@ -1,5 +1,6 @@
 """webhook-validator: authenticates a POST /webhook, checks its event, records its event_id once, and
-hands it to the router.
+hands it to the router. It also serves POST /webhook/{source} for each payment provider the environment
+enables (below, "provider sources").
 
 Answers, in this order: the signature (401; handlers.signature) -> the event's own checks (400/413;
 handlers.event) -> de-duplication (409; handlers.records) -> accepted (200). Bad input and a bad
@@ -19,10 +20,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers import runtime, signature
 from handlers.event import (
-    EVENT_ID_MAX_LENGTH, Rejected, body_text, iso_utc, message_body, parse_body, raw_body, validate,
+    EVENT_ID_MAX_LENGTH, Rejected, body_text, check_size, iso_utc, message_body, parse_body, raw_body, validate,
 )
 from handlers.records import Duplicate, Records, StoreUnavailable
-from handlers.signing_keys import KeysUnavailable, keys
+from handlers.signing_keys import KeysUnavailable, keys, source_keys
 
 FUNCTION = "webhook-validator"
 # The function's environment (terraform/functions.tf; tests/terraform/test_contract.py checks both agree).
@@ -32,7 +33,10 @@ SECRET_ENV = "SIGNING_SECRET_ARN"
 MODE_ENV = "SIGNATURE_MODE"
 TOLERANCE_ENV = "SIGNATURE_TOLERANCE_SECONDS"
 CACHE_ENV = "SIGNING_SECRET_CACHE_SECONDS"
-ENVIRONMENT = (TABLE_ENV, ROUTER_ENV, SECRET_ENV, MODE_ENV, TOLERANCE_ENV, CACHE_ENV)
+SOURCES_ENV = "WEBHOOK_SOURCES"  # JSON: each enabled source's settings and secret_arn (terraform/sources.tf)
+ENVIRONMENT = (TABLE_ENV, ROUTER_ENV, SECRET_ENV, MODE_ENV, TOLERANCE_ENV, CACHE_ENV, SOURCES_ENV)
+# The provider sources' routes: POST /webhook/<source>.
+SOURCE_RESOURCE_PREFIX = "/webhook/"
 
 # required: only signed events get in; report: verify and log, accept anyway (migrating senders);
 # off: no verification. Anything else is treated as required: a typo must not open the door.
@@ -141,7 +145,21 @@ def _response(status, payload, extra_headers=None):
     return {"statusCode": status, "headers": headers, "body": json.dumps(payload), "isBase64Encoded": False}
 
 
+def _logged_error(rejected):
+    # The log line says what failed underneath; the sender's answer does not.
+    cause = rejected.__cause__
+    return rejected.error if cause is None else f"{rejected.error} ({type(cause).__name__}: {cause})"
+
+
+def _refusal(rejected):
+    retry = {"Retry-After": "1"} if rejected.status == 503 else None
+    return _response(rejected.status, {"error": rejected.error}, retry)
+
+
 def lambda_handler(event, context):
+    source = source_of(event)
+    if source is not None:
+        return receive(source, event, context)
     started = time.perf_counter()
     request = runtime.request_id(context) or uuid.uuid4().hex
     event_id, verdict = None, None
@@ -165,11 +183,8 @@ def lambda_handler(event, context):
         outcome, status = "accepted", 200
         return _response(200, {"message": ACCEPTED_MESSAGE, "event_id": body["event_id"]})
     except Rejected as rejected:
-        outcome, status, error = rejected.outcome, rejected.status, rejected.error
-        if rejected.__cause__ is not None:
-            error = f"{error} ({type(rejected.__cause__).__name__}: {rejected.__cause__})"
-        retry = {"Retry-After": "1"} if rejected.status == 503 else None
-        return _response(rejected.status, {"error": rejected.error}, retry)
+        outcome, status, error = rejected.outcome, rejected.status, _logged_error(rejected)
+        return _refusal(rejected)
     finally:
         runtime.log_invocation(
             function=runtime.function_name(context, FUNCTION),
@@ -182,3 +197,119 @@ def lambda_handler(event, context):
             signature=verdict,
             signing_keys=f"stale: {keys.stale}" if keys.stale else None,
         )
+
+
+# -- provider sources --------------------------------------------------------------------------------
+# POST /webhook/<source>: the provider's own signature (401), its events (400), then each event as the
+# canonical route handles one (record, hand over), but answered as the provider requires: a duplicate is
+# a success (a 409 would make the provider retry for days), an event type the source does not route is
+# acknowledged and logged "ignored". Each event of a batch is handled whole before the next: a failure
+# answers 503 and leaves the ones before it complete, so the provider's retry finds them duplicates.
+# One log line per event (and one for a request refused before its events are known).
+
+_sources_read = (None, {})
+
+
+def source_of(event):
+    """The source a proxy event was sent to (its API resource /webhook/<source>), or None."""
+    resource = event.get("resource") if isinstance(event, dict) else None
+    if isinstance(resource, str) and resource.startswith(SOURCE_RESOURCE_PREFIX):
+        return resource[len(SOURCE_RESOURCE_PREFIX):]
+    return None
+
+
+def source_settings():
+    """The enabled sources' settings, by name (read once per value of the environment variable)."""
+    global _sources_read
+    text = os.environ.get(SOURCES_ENV, "")
+    if text != _sources_read[0]:
+        try:
+            parsed = json.loads(text) if text else {}
+        except ValueError:
+            parsed = {}
+        _sources_read = (text, parsed if isinstance(parsed, dict) else {})
+    return _sources_read[1]
+
+
+def _headers(event):
+    single = event.get("headers") if isinstance(event.get("headers"), dict) else {}
+    return {name.lower(): value for name, value in single.items() if isinstance(name, str) and isinstance(value, str)}
+
+
+def _verify_source(name, module, request, settings, now):
+    from handlers import sources
+
+    held, secret_arn, cache_seconds = source_keys(name), settings.get("secret_arn", ""), _cache_seconds()
+    try:
+        try:
+            index = module.verify(request, held.active(secret_arn, cache_seconds, now), settings, now)
+        except sources.NoMatch:
+            newer = held.refresh(secret_arn, cache_seconds, now)  # the provider's secret may be newer
+            if newer is None:
+                raise
+            index = module.verify(request, newer, settings, now)
+    except sources.Unverified as failure:
+        raise Rejected(401, str(failure), "unauthenticated") from None
+    except KeysUnavailable as failure:
+        raise Rejected(503, UNAVAILABLE_ERROR, "secret_unavailable") from failure
+    return f"{module.SCHEME}, key version {index}"
+
+
+def receive(name, event, context):
+    """Serve POST /webhook/<name>."""
+    from handlers import sources  # imported by the first request to a source: /webhook's cold start is as it was
+
+    started = time.perf_counter()
+    request = runtime.request_id(context) or uuid.uuid4().hex
+    handled, verdict, failure = [], None, None  # (delivery, outcome) per event; (outcome, status, error)
+    try:
+        now = time.time()
+        settings = source_settings().get(name)
+        if settings is None or name not in sources.NAMES:
+            raise Rejected(404, f"No source {name} is enabled in this environment", "unknown_source")
+        module = sources.module(name)
+        raw = raw_body(event)
+        check_size(raw)
+        provided = sources.Request(raw, _headers(event), url=settings.get("notification_url") or "")
+        verdict = _verify_source(name, module, provided, settings, now)
+        seen = set()
+        for delivery in module.deliveries(provided, settings):
+            if delivery.event is None:
+                handled.append((delivery, "ignored"))
+            elif delivery.event_id in seen:  # twice in one batch: the first one counts
+                handled.append((delivery, "duplicate"))
+            else:
+                seen.add(delivery.event_id)
+                handled.append((delivery, _accept_provided(delivery.event, now, request, context)))
+        content_type, body = module.ACCEPTED
+        return {"statusCode": 200, "headers": {"Content-Type": content_type}, "body": body, "isBase64Encoded": False}
+    except Rejected as rejected:
+        failure = (rejected.outcome, rejected.status, _logged_error(rejected))
+        return _refusal(rejected)
+    except Exception as error:
+        failure = ("error", 500, f"{type(error).__name__}: {error}")
+        raise
+    finally:
+        _log_source(runtime.function_name(context, FUNCTION), request, name, started, verdict, handled, failure)
+
+
+def _log_source(function, request, name, started, verdict, handled, failure):
+    status = failure[1] if failure else 200
+    common = {"function": function, "request": request, "started": started, "source": name, "signature": verdict}
+    for delivery, outcome in handled:
+        runtime.log_invocation(**common, event_id=delivery.event_id, outcome=outcome, status=status,
+                               source_event_type=delivery.source_event_type)
+    if failure:
+        outcome, status, error = failure
+        runtime.log_invocation(**common, event_id=None, outcome=outcome, status=status, error=error)
+
+
+def _accept_provided(event, now, request, context):
+    try:
+        accept(event, now=now, request=request, table=os.environ[TABLE_ENV], router=os.environ[ROUTER_ENV],
+               seconds_left=lambda: runtime.seconds_left(context))
+    except Rejected as rejected:
+        if rejected.status == 409:
+            return "duplicate"
+        raise
+    return "accepted"

@@ -68,7 +68,9 @@ class Function:
 
 
 FUNCTIONS = {function.name: function for function in (
-    Function("validator", "webhook-validator", ("event", "records", "signature", "signing_keys", "validator")),
+    Function("validator", "webhook-validator", ("event", "records", "signature", "signing_keys", "validator",
+                                                "sources/__init__", "sources/money",
+                                                *(f"sources/{name}" for name in SOURCES))),
     Function("router", "event-router", ("event", "records", "router")),
     Function("sweeper", "outbox-sweeper", ("records", "sweeper")),
 )}
@@ -95,6 +97,7 @@ class Settings:
     region: str = ""  # the environment's region (tapctl.toml or its record); "" until it has one
     account: str = ""  # likewise its AWS account id
     protected: bool | None = None  # from tapctl.toml; None leaves it to the module's protected_environments
+    sources: dict | None = None  # from tapctl.toml: the module's webhook_sources; None leaves it to var files
     lock_timeout: str = "5m"
     verbose: bool = False  # every terraform line, not one progress line
     module_dir: Path = None

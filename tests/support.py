@@ -118,6 +118,25 @@ def proxy_event(body, *, base64_encoded=False, secret=TEST_SECRET, headers=None,
     }
 
 
+def source_event(source, headers, body):
+    """The proxy event of a provider's POST /webhook/<source> (tapctl.providers.signed's headers and body)."""
+    text = body.decode("utf-8")
+    return {
+        "resource": f"/webhook/{source}",
+        "path": f"/webhook/{source}",
+        "httpMethod": "POST",
+        "headers": dict(headers),
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {"resourcePath": f"/webhook/{source}", "httpMethod": "POST", "stage": "dev",
+                           "requestId": str(uuid.uuid4())},
+        "body": text,
+        "isBase64Encoded": False,
+    }
+
+
 @dataclass
 class Context:
     """The attributes of the Lambda context object that the handlers read."""

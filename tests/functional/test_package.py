@@ -9,6 +9,7 @@ import zipfile
 from click.testing import CliRunner
 
 from tapctl import package
+from tapctl.config import SOURCES
 from tapctl.cli import main
 from tests.support import ROOT
 
@@ -107,8 +108,8 @@ def test_each_zip_holds_every_module_its_handler_imports(tmp_path):
     """Imported from its unpacked zip alone, as Lambda does: nothing may come from the checkout."""
     import sys
 
-    handlers = {"webhook-validator": "handlers.validator", "event-router": "handlers.router",
-                "outbox-sweeper": "handlers.sweeper"}
+    handlers = {"webhook-validator": "handlers.validator, " + ", ".join(f"handlers.sources.{name}" for name in SOURCES),
+                "event-router": "handlers.router", "outbox-sweeper": "handlers.sweeper"}
     for built in package.build(ROOT, tmp_path / "build"):
         unpacked = tmp_path / built.function
         with zipfile.ZipFile(built.path) as archive:
