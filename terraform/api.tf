@@ -110,6 +110,9 @@ resource "aws_api_gateway_deployment" "this" {
       aws_api_gateway_integration.webhook_post.id,
       aws_api_gateway_integration.webhook_post.uri,
       local.gateway_responses,
+      # The provider sources' routes (sources.tf); none: the same hash as before they existed.
+      [for name in sort(keys(var.webhook_sources)) : [aws_api_gateway_resource.source[name].id,
+      aws_api_gateway_method.source_post[name].id, aws_api_gateway_integration.source_post[name].id]],
     ]))
   }
 

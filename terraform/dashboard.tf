@@ -4,7 +4,9 @@
 locals {
   outcome_namespace = "tapctl/${local.env}"
   # The validator's outcomes worth a line each (handlers/validator.py; "unauthenticated" once signed).
-  validator_outcomes = ["accepted", "duplicate", "rejected", "unauthenticated", "handover_failed", "record_failed", "secret_unavailable"]
+  validator_outcomes = ["accepted", "duplicate", "ignored", "rejected", "unauthenticated", "handover_failed", "record_failed", "secret_unavailable"]
+  # Each source's events by outcome (a provider's event type the source does not route is "ignored").
+  source_outcomes = ["accepted", "duplicate", "ignored", "unauthenticated", "rejected"]
   all_queues = merge(
     { for type, queue in module.queue : queue.queue_name => queue.queue_name },
     { for type, queue in module.queue : queue.dlq_name => queue.dlq_name },
@@ -27,6 +29,22 @@ resource "aws_cloudwatch_log_metric_filter" "validator_outcomes" {
   }
 }
 
+# The provider sources' log lines also by source (canonical lines have no source field).
+resource "aws_cloudwatch_log_metric_filter" "source_outcomes" {
+  count          = length(var.webhook_sources) > 0 ? 1 : 0
+  name           = "${local.names.validator}-source-outcomes"
+  log_group_name = module.function["validator"].log_group_name
+  pattern        = "{ $.source = * }"
+
+  metric_transformation {
+    name       = "SourceOutcomes"
+    namespace  = local.outcome_namespace
+    value      = "1"
+    unit       = "Count"
+    dimensions = { Source = "$.source", Outcome = "$.outcome" }
+  }
+}
+
 resource "aws_cloudwatch_log_metric_filter" "router_outcomes" {
   name           = "${local.names.router}-outcomes"
   log_group_name = module.function["router"].log_group_name
@@ -44,7 +62,7 @@ resource "aws_cloudwatch_log_metric_filter" "router_outcomes" {
 resource "aws_cloudwatch_dashboard" "this" {
   dashboard_name = local.names.dashboard
   dashboard_body = jsonencode({
-    widgets = [
+    widgets = concat([
       {
         type = "metric", x = 0, y = 0, width = 12, height = 6
         properties = {
@@ -91,6 +109,16 @@ resource "aws_cloudwatch_dashboard" "this" {
           ]])
         }
       },
-    ]
+      ], length(var.webhook_sources) == 0 ? [] : [
+      {
+        type = "metric", x = 0, y = 18, width = 24, height = 6
+        properties = {
+          title = "Payment providers: events by source and outcome", region = var.aws_region, stat = "Sum", period = 60
+          metrics = flatten([for name in sort(keys(var.webhook_sources)) : [
+            for outcome in local.source_outcomes : [local.outcome_namespace, "SourceOutcomes", "Source", name, "Outcome", outcome]
+          ]])
+        }
+      },
+    ])
   })
 }

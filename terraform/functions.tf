@@ -19,6 +19,7 @@ locals {
         SIGNATURE_MODE               = var.signature_mode
         SIGNATURE_TOLERANCE_SECONDS  = tostring(var.signature_tolerance_seconds)
         SIGNING_SECRET_CACHE_SECONDS = tostring(var.signing_secret_cache_seconds)
+        WEBHOOK_SOURCES              = jsonencode(local.webhook_sources)
       }
     }
     router = {

@@ -20,7 +20,7 @@ locals {
     {
       sid       = "ReadSigningSecret"
       actions   = ["secretsmanager:GetSecretValue"]
-      resources = [aws_secretsmanager_secret.signing.arn]
+      resources = concat([aws_secretsmanager_secret.signing.arn], [for name in sort(keys(var.webhook_sources)) : aws_secretsmanager_secret.source[name].arn])
     },
   ]
 

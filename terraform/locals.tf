@@ -14,6 +14,7 @@ locals {
     api_access_logs = "/aws/apigateway/webhook-api-${local.env}"
     signing_secret  = "webhook-signing-${local.env}"
     dashboard       = "webhook-pipeline-${local.env}"
+    source_secrets  = { for name in keys(var.webhook_sources) : name => "webhook-${name}-${local.env}" }
   }
 
   # ARNs of this stack's resources, known before they exist. The DLQs admit their queues and the

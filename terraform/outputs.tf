@@ -122,3 +122,12 @@ output "dashboard_url" {
   description = "The dashboard in the AWS console."
   value       = "https://${var.aws_region}.console.aws.amazon.com/cloudwatch/home?region=${var.aws_region}#dashboards/dashboard/${aws_cloudwatch_dashboard.this.dashboard_name}"
 }
+
+output "webhook_sources" {
+  description = "Each enabled payment provider's route: the URL to register in its dashboard, its secret's ARN (tapctl secret set --source), and for Square the notification URL its signatures cover."
+  value = { for name, source in local.webhook_sources : name => {
+    url              = "${aws_api_gateway_stage.this.invoke_url}/${aws_api_gateway_resource.webhook.path_part}/${name}"
+    secret_arn       = source.secret_arn
+    notification_url = lookup(source, "notification_url", null)
+  } }
+}

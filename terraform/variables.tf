@@ -429,3 +429,27 @@ variable "alarm_oldest_message_age_seconds" {
     error_message = "alarm_oldest_message_age_seconds must be at least 60."
   }
 }
+
+variable "webhook_sources" {
+  description = "The payment providers this environment receives from, each at POST /webhook/<source> (tapctl.toml [sources.<name>]), with its settings: types maps the provider's event types to payment, refund, dispute or ignore, over the source's defaults (README, \"Payment providers\"); tolerance_seconds is Stripe's signature tolerance; notification_url is the URL registered in Square's dashboard, by default this environment's URL for it. A source not listed has no route."
+  type = map(object({
+    types             = optional(map(string), {})
+    tolerance_seconds = optional(number, 300)
+    notification_url  = optional(string)
+  }))
+  default = {}
+
+  validation {
+    # The sources, by name (tapctl/config.py SOURCES; tests/unit/test_config.py checks they agree).
+    condition     = alltrue([for name in keys(var.webhook_sources) : contains(["stripe", "adyen", "braintree", "razorpay", "square"], name)])
+    error_message = "webhook_sources may name only stripe, adyen, braintree, razorpay and square."
+  }
+  validation {
+    condition     = alltrue(flatten([for source in values(var.webhook_sources) : [for kind in values(source.types) : contains(["payment", "refund", "dispute", "ignore"], kind)]]))
+    error_message = "webhook_sources' types map event types to payment, refund, dispute or ignore."
+  }
+  validation {
+    condition     = alltrue([for source in values(var.webhook_sources) : source.tolerance_seconds >= 60 && source.tolerance_seconds <= 3600])
+    error_message = "webhook_sources' tolerance_seconds is between 60 and 3600."
+  }
+}

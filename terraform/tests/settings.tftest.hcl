@@ -146,6 +146,7 @@ run "functions_as_the_design_fixes_them" {
       SIGNATURE_MODE               = "required"
       SIGNATURE_TOLERANCE_SECONDS  = "300"
       SIGNING_SECRET_CACHE_SECONDS = "300"
+      WEBHOOK_SOURCES              = "{}"
     })
     error_message = "validator environment"
   }
@@ -331,6 +332,62 @@ run "queue_urls_in_another_partition" {
   assert {
     condition     = contains(module.function["router"].policy.Statement[0].Resource, "arn:aws-cn:sqs:cn-north-1:123456789012:refunds-queue-dev")
     error_message = "the router's policy names the queue by its aws-cn ARN"
+  }
+}
+
+run "payment_provider_sources" {
+  variables {
+    webhook_sources = {
+      stripe = { types = { "charge.succeeded" = "payment" }, tolerance_seconds = 600 }
+      square = {}
+    }
+  }
+  override_resource {
+    target = aws_secretsmanager_secret.source["stripe"]
+    values = { arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-stripe-dev-AbCdEf" }
+  }
+  override_resource {
+    target = aws_secretsmanager_secret.source["square"]
+    values = { arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-square-dev-AbCdEf" }
+  }
+  override_resource {
+    target = aws_api_gateway_rest_api.this
+    values = { id = "abcdef1234", execution_arn = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234", root_resource_id = "root12" }
+  }
+  assert {
+    condition     = toset(keys(aws_api_gateway_resource.source)) == toset(["stripe", "square"]) && aws_api_gateway_resource.source["stripe"].path_part == "stripe"
+    error_message = "a route for each enabled source, and none for the others"
+  }
+  assert {
+    condition     = alltrue([for method in aws_api_gateway_method.source_post : method.http_method == "POST" && method.request_validator_id == null])
+    error_message = "POST, with no request model: the provider's body is checked by the validator"
+  }
+  assert {
+    condition     = alltrue([for integration in aws_api_gateway_integration.source_post : integration.type == "AWS_PROXY" && integration.uri == module.function["validator"].invoke_arn])
+    error_message = "each source's route is served by the validator"
+  }
+  assert {
+    condition = jsondecode(module.function["validator"].configuration.environment["WEBHOOK_SOURCES"]) == {
+      stripe = { types = { "charge.succeeded" = "payment" }, secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-stripe-dev-AbCdEf", tolerance_seconds = 600 }
+      square = { types = {}, secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-square-dev-AbCdEf", notification_url = "https://abcdef1234.execute-api.us-east-1.amazonaws.com/v1/webhook/square" }
+    }
+    error_message = "the validator gets each source's settings and secret; Square's URL defaults to the environment's"
+  }
+  assert {
+    condition     = contains(module.function["validator"].policy.Statement[2].Resource, "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-stripe-dev-AbCdEf") && length(module.function["validator"].policy.Statement[2].Resource) == 3
+    error_message = "the validator may read the sources' secrets"
+  }
+  assert {
+    condition     = aws_secretsmanager_secret.source["stripe"].name == "webhook-stripe-dev"
+    error_message = "a secret per source, named with the environment"
+  }
+  assert {
+    condition     = aws_lambda_permission.api_invoke_validator_from_sources["square"].source_arn == "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/v1/POST/webhook/square"
+    error_message = "API Gateway may invoke the validator for each source's route only"
+  }
+  assert {
+    condition     = output.webhook_sources["stripe"].url == "https://abcdef1234.execute-api.us-east-1.amazonaws.com/v1/webhook/stripe"
+    error_message = "each source's URL to register with its provider"
   }
 }
 

@@ -140,3 +140,19 @@ run "a_secret_cache_of_zero_seconds" {
   variables { signing_secret_cache_seconds = 0 }
   expect_failures = [var.signing_secret_cache_seconds]
 }
+
+run "a_source_that_is_not_one" {
+  command = plan
+  variables {
+    webhook_sources = { paypal = {} }
+  }
+  expect_failures = [var.webhook_sources]
+}
+
+run "a_source_type_mapped_to_no_queue" {
+  command = plan
+  variables {
+    webhook_sources = { stripe = { types = { "charge.succeeded" = "payments" } } }
+  }
+  expect_failures = [var.webhook_sources]
+}
