@@ -53,6 +53,7 @@ def resolve(flags):
         region=declared.region or (record.region if record else ""),
         account=declared.account or (record.account if record else ""),
         protected=declared.protected,
+        sources=declared.sources,
         record=record,
     )
     if record:

@@ -14,6 +14,10 @@ that holds ``terraform/`` and ``handlers/``, else the checkout tapctl is install
     var_files = ["deploy/prod.tfvars"]
     protected = true                    # deletion protection; warns when no one gets its alarms
 
+    [environments.prod.sources.stripe]  # POST /webhook/stripe (README, "Payment providers")
+    types = { "charge.succeeded" = "payment" }
+    [environments.prod.sources.adyen]
+
 Paths are relative to the project folder. A command-line flag overrides the file.
 """
 
@@ -22,7 +26,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tapctl.config import ACCOUNT_PATTERN, REGION_PATTERN, TARGETS, env_name_problem
+from tapctl.config import ACCOUNT_PATTERN, REGION_PATTERN, SOURCES, TARGETS, env_name_problem
 from tapctl.errors import UsageError
 
 PROJECT_FILE = "tapctl.toml"
@@ -53,6 +57,23 @@ class Declared:
     backend_config: str | None = None
     var_files: tuple | None = None
     protected: bool | None = None
+    sources: dict | None = None
+
+
+# What a source may set (terraform/variables.tf webhook_sources).
+SOURCE_SETTINGS = {
+    "types": (dict, lambda value: all(isinstance(key, str) and kind in TRANSACTION_KINDS for key, kind in value.items()),
+              "a table of the provider's event types, each = payment, refund, dispute or ignore"),
+    "tolerance_seconds": (int, lambda value: 60 <= value <= 3600, "a number of seconds from 60 to 3600"),
+    "notification_url": (str, lambda value: value.startswith("https://"), "the https:// URL registered with Square"),
+}
+TRANSACTION_KINDS = ("payment", "refund", "dispute", "ignore")
+
+
+def _sources(value):
+    return all(name in SOURCES and isinstance(table, dict) and all(
+        key in SOURCE_SETTINGS and isinstance(setting, SOURCE_SETTINGS[key][0]) and SOURCE_SETTINGS[key][1](setting)
+        for key, setting in table.items()) for name, table in value.items())
 
 
 _KEYS = {
@@ -62,6 +83,8 @@ _KEYS = {
     "backend_config": (str, bool, "a path to an S3 backend settings file"),
     "var_files": (list, lambda value: all(isinstance(item, str) and item for item in value), "a list of paths"),
     "protected": (bool, lambda value: True, "true or false"),
+    "sources": (dict, _sources, f"tables of sources ({', '.join(SOURCES)}), each with "
+                                f"{', '.join(SOURCE_SETTINGS)}: {'; '.join(rule for _, _, rule in SOURCE_SETTINGS.values())}"),
 }
 
 

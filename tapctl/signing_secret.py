@@ -9,10 +9,12 @@ from tapctl.errors import TapctlError
 
 
 class SigningSecret:
-    def __init__(self, client, arn, env):
+    def __init__(self, client, arn, env, what="signing secret", remedy="tapctl secret rotate"):
         self.client = client
         self.arn = arn
         self.env = env
+        self.what = what  # in messages: "the signing secret of dev", "the stripe secret of dev"
+        self.remedy = remedy
 
     @classmethod
     def of(cls, target, outputs, env):
@@ -20,6 +22,17 @@ class SigningSecret:
         if not arn:
             raise TapctlError(f"environment {env} has no signing secret: deploy it with this version of tapctl first")
         return cls(target.client("secretsmanager"), arn, env)
+
+    @classmethod
+    def of_source(cls, target, outputs, env, source):
+        """The secret holding ``source``'s provider secrets (tapctl secret set --source)."""
+        enabled = outputs.get("webhook_sources") or {}
+        if source not in enabled:
+            names = ", ".join(sorted(enabled)) or "none"
+            raise TapctlError(f"{source} is not a source of {env} (enabled: {names}): add it to [environments.{env}."
+                              f"sources] in tapctl.toml and deploy")
+        return cls(target.client("secretsmanager"), enabled[source]["secret_arn"], env, f"{source} secret",
+                   f"tapctl secret set --source {source}")
 
     def entries(self):
         """The stored entries, newest first; None while the secret has no value."""
@@ -30,11 +43,11 @@ class SigningSecret:
         except self.client.exceptions.ResourceNotFoundException:
             return None
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-            raise TapctlError(f"cannot read the signing secret of {self.env}: {error}") from None
+            raise TapctlError(f"cannot read the {self.what} of {self.env}: {error}") from None
         try:
             return signing.parse_value(text)
         except ValueError as error:
-            raise TapctlError(f"the signing secret of {self.env} is malformed: {error}") from None
+            raise TapctlError(f"the {self.what} of {self.env} is malformed: {error}") from None
 
     def _store(self, entries):
         import botocore.exceptions
@@ -42,7 +55,7 @@ class SigningSecret:
         try:
             self.client.put_secret_value(SecretId=self.arn, SecretString=signing.value(entries))
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-            raise TapctlError(f"cannot write the signing secret of {self.env}: {error}") from None
+            raise TapctlError(f"cannot write the {self.what} of {self.env}: {error}") from None
         return entries
 
     def ensure(self):
@@ -60,11 +73,18 @@ class SigningSecret:
         """The secrets that verify now, newest first (a sender signs with the first)."""
         entries = self.entries()
         if entries is None:
-            raise TapctlError(f"the signing secret of {self.env} has no value yet: run `tapctl secret rotate --env {self.env}`")
+            raise TapctlError(f"the {self.what} of {self.env} has no value yet: run `{self.remedy} --env {self.env}`")
         found = signing.live(entries, time.time() if now is None else now)
         if not found:
-            raise TapctlError(f"every signing secret of {self.env} has expired: run `tapctl secret rotate --env {self.env}`")
+            raise TapctlError(f"every {self.what} of {self.env} has expired: run `{self.remedy} --env {self.env}`")
         return found
+
+    def set(self, secret, keep_previous_seconds, now=None):
+        """Make ``secret`` (one the provider gave) the current one; the previous ones keep verifying for
+        ``keep_previous_seconds`` while the provider rolls."""
+        now = time.time() if now is None else now
+        return self._store(signing.rotated(self.entries() or [], now=now, grace_seconds=keep_previous_seconds,
+                                           secret=secret))
 
     def current(self):
         """The secret a sender signs with now."""

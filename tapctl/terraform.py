@@ -146,6 +146,8 @@ class Terraform:
         values = {"environment_suffix": self.settings.env, **(variables or {})}
         if self.settings.protected is not None:
             values["protected"] = self.settings.protected
+        if self.settings.sources is not None:
+            values["webhook_sources"] = self.settings.sources
         for package in packages:
             relative = f"{PACKAGES_DIR}/{Path(package.path).name}"
             shutil.copyfile(package.path, self.copy / relative)

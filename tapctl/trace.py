@@ -74,8 +74,21 @@ def _epoch_ms(iso_text):
     return int(datetime.fromisoformat(iso_text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
+def _recorded(dynamodb, table, outputs, event_id):
+    """``(event_id, record)``: the id as given, else a provider's own id (evt_...) under the source that
+    received it (stripe:evt_...)."""
+    found = record(dynamodb, table, event_id)
+    if found is None:
+        for source in sorted(outputs.get("webhook_sources") or {}):
+            candidate = f"{source}:{event_id}"
+            found = record(dynamodb, table, candidate)
+            if found is not None:
+                return candidate, found
+    return event_id, found
+
+
 def trace(target, outputs, event_id, since_seconds=None):
-    found = record(target.client("dynamodb"), outputs["dynamodb_table_name"], event_id)
+    event_id, found = _recorded(target.client("dynamodb"), outputs["dynamodb_table_name"], outputs, event_id)
     if since_seconds is not None:
         since_ms = int((time.time() - since_seconds) * 1000)
     elif found and found["received_at"]:

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from handlers import runtime
 from handlers.signing_keys import keys
 from tapctl.cli import main
-from tapctl.config import Settings
+from tapctl.config import SOURCES, Settings
 from tapctl.local import emulator, shared
 from tapctl.smoke import post_json
 from tests.support import ROOT, unavailable
@@ -101,9 +101,9 @@ class Deployment:
     region: str = "us-east-1"
     secret: str = ""  # the environment's current signing secret: every event is signed as a sender would
 
-    def tapctl(self, command, *args):
+    def tapctl(self, command, *args, input=None):
         """``command`` ("plan", or "secret rotate") with this deployment's options, then ``args``."""
-        return CliRunner().invoke(main, [*command.split(), *self.options, *args])
+        return CliRunner().invoke(main, [*command.split(), *self.options, *args], input=input)
 
     def post(self, body, **kwargs):
         """POST a body to the endpoint, signed with the environment's secret (``secret=None``: unsigned)."""
@@ -121,7 +121,9 @@ class Deployment:
 
 # Settings away from the defaults, so that the record's var-file is what keeps plans empty; a short
 # secret cache lets the rotation tests see a new secret in seconds rather than five minutes.
-ITEST_VARIABLES = {"alarm_oldest_message_age_seconds": 900, "signing_secret_cache_seconds": 2}
+# Every payment-provider source is enabled (tests/integration/test_sources.py).
+ITEST_VARIABLES = {"alarm_oldest_message_age_seconds": 900, "signing_secret_cache_seconds": 2,
+                   "webhook_sources": {name: {} for name in SOURCES}}
 
 
 def local_options(env, state_dir, project_dir=ROOT):

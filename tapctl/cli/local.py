@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from tapctl.cli.group import deployed, main
+from tapctl.config import SOURCES
 from tapctl.console import emit
 from tapctl.options import environment_options, project_options
 
@@ -38,14 +39,20 @@ def local_status(project_dir, state_dir, json_output):
 @local.command("send")
 @environment_options(fixed_target="local")
 @click.option("--count", default=2, show_default=True, type=click.IntRange(1, 100), help="Events of each type.")
-def local_send(settings, count):
-    """Send sample events of each type to a local environment's endpoint.
+@click.option("--source", type=click.Choice(SOURCES), help="Send as this payment provider sends, to its route.")
+def local_send(settings, count, source):
+    """Send sample events of each type to a local environment's endpoint (or a provider source's).
 
-    Example: tapctl local send --env dev --count 3
+    Example: tapctl local send --env dev --count 3 --source stripe
     """
-    from tapctl import sample
+    if source:
+        from tapctl import providers
 
-    sent = sample.send(*deployed(settings), settings.env, count)
+        sent = providers.send(*deployed(settings), settings.env, source, count)
+    else:
+        from tapctl import sample
+
+        sent = sample.send(*deployed(settings), settings.env, count)
     emit(settings, sent, [f"{item['status']}  {item['event_id']}  {item['latency_ms']:.1f} ms" for item in sent])
 
 

@@ -13,6 +13,25 @@ from tapctl.options import Duration, environment_options
 
 @main.command()
 @environment_options
+def sources(settings):
+    """List the payment providers this environment receives from: each one's URL to register in the
+    provider's dashboard, the event types to subscribe to, and whether its secret is set.
+
+    Enable a source in tapctl.toml ([environments.<env>.sources.stripe]) and deploy; then give it its
+    secret: tapctl secret set --env <env> --source stripe. Example: tapctl sources --env prod --json
+    """
+    from tapctl import providers
+
+    found = providers.listing(*deployed(settings), settings)
+    lines = []
+    for entry in found:
+        lines += [f"{entry['source']}: {entry['url']}  (secret {entry['secret']})",
+                  f"    subscribe to: {', '.join(entry['subscribe'])}"]
+    emit(settings, found, lines or [f"{settings.env} receives from no payment provider: see README, \"Payment providers\""])
+
+
+@main.command()
+@environment_options
 def status(settings):
     """One screen: endpoint, functions (deployed code vs this checkout), queues, alarms in ALARM.
 

@@ -1,10 +1,12 @@
-"""The commands of the environment's webhook signing secret: show, rotate, sign a body with it."""
+"""The commands of the environment's webhook signing secret (show, rotate, sign a body with it) and of the
+payment providers' secrets (set)."""
 
 import time
 
 import click
 
 from tapctl.cli.group import deployed, main
+from tapctl.config import SOURCES
 from tapctl.console import emit
 from tapctl.errors import TapctlError, UsageError
 from tapctl.options import Duration, environment_options
@@ -67,6 +69,37 @@ def secret_rotate(settings, grace, recycle):
             "the validator's containers were recycled: a revoked secret verifies nowhere now")
     _show_secret(settings, entries, f"{settings.env}: rotated; give the new secret to your senders", note,
                  old_secret_verifies_for_seconds=window)
+
+
+@secret.command("set")
+@environment_options
+@click.option("--source", required=True, type=click.Choice(SOURCES), help="The payment provider whose secret this is.")
+@click.option("--file", "secret_file", type=click.File("r"), default="-", show_default=True,
+              help="Where to read the provider's secret ('-' reads standard input): never an argument, so it stays "
+                   "out of shell history and process lists.")
+@click.option("--keep-previous", type=Duration(), default="0s", show_default=True,
+              help="How long the secret it replaces keeps verifying while the provider rolls to the new one.")
+def secret_set(settings, source, secret_file, keep_previous):
+    """Store the secret a payment provider gave for this environment's POST /webhook/<source>.
+
+    Stripe: the endpoint's signing secret (whsec_...). Adyen: the HMAC key (hex). Braintree: the API key
+    pair as <public key>:<private key>. Razorpay: the webhook secret. Square: the signature key. It
+    verifies within seconds; the secret is never printed, logged or kept in terraform's state.
+    Example: pbpaste | tapctl secret set --env prod --source stripe --keep-previous 24h
+    """
+    from tapctl import providers
+    from tapctl.signing_secret import SigningSecret, describe_expiry
+
+    try:
+        secret = providers.check_secret(source, secret_file.read().strip())
+    except ValueError as problem:
+        raise UsageError(str(problem)) from None
+    entries = SigningSecret.of_source(*deployed(settings), settings.env, source).set(secret, keep_previous)
+    kept = [describe_expiry(entry["expires_at"]) for entry in entries[1:]]
+    lines = [f"{settings.env}: the {source} secret is set"]
+    lines += [f"  the previous one {expiry}" for expiry in kept] or ["  no previous one verifies"]
+    emit(settings, {"environment": settings.env, "source": source, "versions": len(entries),
+                    "previous_expire_at": [entry["expires_at"] for entry in entries[1:]]}, lines)
 
 
 @main.command()

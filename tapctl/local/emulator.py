@@ -155,14 +155,22 @@ def provider_override(endpoint, aws_region):
 
 
 def local_outputs(outputs, endpoint):
-    """The module's outputs with an api_endpoint that works on this machine (and no AWS console link)."""
+    """The module's outputs with an api_endpoint (and each source's URL) that work on this machine, and no
+    AWS console link."""
     local = dict(outputs)
     if "dashboard_url" in local:
         local["dashboard_url"] = None
     if {"api_id", "api_stage_name", "api_endpoint"} <= set(outputs):
         stage = outputs["api_stage_name"]
-        path = urlparse(outputs["api_endpoint"]).path.removeprefix(f"/{stage}")
-        local["api_endpoint"] = f"{endpoint}/restapis/{outputs['api_id']}/{stage}/_user_request_{path}"
+
+        def here(url):
+            path = urlparse(url).path.removeprefix(f"/{stage}")
+            return f"{endpoint}/restapis/{outputs['api_id']}/{stage}/_user_request_{path}"
+
+        local["api_endpoint"] = here(outputs["api_endpoint"])
+        if isinstance(outputs.get("webhook_sources"), dict):
+            local["webhook_sources"] = {name: {**source, "url": here(source["url"])}
+                                        for name, source in outputs["webhook_sources"].items()}
     return local
 
 
