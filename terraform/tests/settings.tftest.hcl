@@ -352,7 +352,7 @@ run "payment_provider_sources" {
   }
   override_resource {
     target = aws_api_gateway_rest_api.this
-    values = { id = "abcdef1234", execution_arn = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234", root_resource_id = "root12" }
+    values = { execution_arn = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234", root_resource_id = "root12" }
   }
   assert {
     condition     = toset(keys(aws_api_gateway_resource.source)) == toset(["stripe", "square"]) && aws_api_gateway_resource.source["stripe"].path_part == "stripe"
@@ -369,7 +369,7 @@ run "payment_provider_sources" {
   assert {
     condition = jsondecode(module.function["validator"].configuration.environment["WEBHOOK_SOURCES"]) == {
       stripe = { types = { "charge.succeeded" = "payment" }, secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-stripe-dev-AbCdEf", tolerance_seconds = 600 }
-      square = { types = {}, secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-square-dev-AbCdEf", notification_url = "https://abcdef1234.execute-api.us-east-1.amazonaws.com/v1/webhook/square" }
+      square = { types = {}, secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-square-dev-AbCdEf", notification_url = "https://${aws_api_gateway_rest_api.this.id}.execute-api.us-east-1.amazonaws.com/v1/webhook/square" }
     }
     error_message = "the validator gets each source's settings and secret; Square's URL defaults to the environment's"
   }
