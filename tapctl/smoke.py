@@ -15,12 +15,11 @@ message id. The smoke events stay in their queues for the consumers, who recogni
 import json
 import time
 import urllib.error
-import urllib.request
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
-from tapctl import signing
+from tapctl import providers, signing
 from tapctl.config import FUNCTIONS, QUEUE_OUTPUTS
 
 # The answers of the contract, spelled again so that the CLI never imports the handlers (and boto3);
@@ -64,18 +63,11 @@ def post_json(url, body, timeout=15.0, secret=None, headers=None):
     if secret:
         all_headers.update(signing.headers(secret, data))
     all_headers.update(headers or {})
-    request = urllib.request.Request(url, data=data, method="POST", headers=all_headers)
-    started = time.perf_counter()
+    status, text, latency = providers.post(url, all_headers, data, timeout=timeout)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
-    latency = (time.perf_counter() - started) * 1000
-    try:
-        return status, json.loads(raw), latency
+        return status, json.loads(text), latency
     except ValueError:
-        return status, raw.decode("utf-8", "replace"), latency
+        return status, text, latency
 
 
 def router_log(logs_client, log_group, since_ms):
