@@ -18,7 +18,7 @@ from tapctl.config import SOURCES
 from tests.support import Context, source_event
 
 SECRETS = {"stripe": "whsec_tapctl_test", "adyen": "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056",
-           "braintree": "my_public_key:my_private_key", "razorpay": "razorpay secret", "square": "square key"}
+           "braintree": "my_public_key:my_private_key", "razorpay": "razorpay secret", "square": "square_signature_key"}
 URL = "https://abc.execute-api.us-east-1.amazonaws.com/v1/webhook/square"
 
 

@@ -10,6 +10,8 @@ import uuid
 
 import pytest
 
+from tapctl.config import SOURCES
+
 from tests.conftest import ITEST_VARIABLES
 from tests.support import ROOT
 
@@ -27,6 +29,8 @@ STATEFUL_ROWS = {
     '`module.function["router"].aws_cloudwatch_log_group.this` | /aws/lambda/event-router-itest | log group',
     '`module.function["sweeper"].aws_cloudwatch_log_group.this` | /aws/lambda/outbox-sweeper-itest | log group',
     "`aws_secretsmanager_secret.signing` | webhook-signing-itest | signing secret",
+    # the session's environment enables every payment-provider source (tests/conftest.py)
+    *(f'`aws_secretsmanager_secret.source["{name}"]` | webhook-{name}-itest | signing secret' for name in SOURCES),
 }
 
 

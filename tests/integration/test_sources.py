@@ -14,7 +14,7 @@ from tapctl.config import QUEUE_OUTPUTS, SOURCES
 from tests.integration.test_pipeline import has_event, receive_all
 
 SECRETS = {"stripe": "whsec_integration_secret", "adyen": "0f" * 32, "braintree": "itest_public:itest_private",
-           "razorpay": "integration razorpay secret", "square": "integration square key"}
+           "razorpay": "integration razorpay secret", "square": "integration_square_key"}
 
 
 @pytest.fixture(scope="module")

@@ -190,3 +190,19 @@ def test_the_confirmation_names_what_is_at_stake():
     assert stakes.question() == (
         "Apply 2 to add, 1 to change, 0 to destroy to environment prod on aws: account 123456789012, region "
         "eu-west-1, S3 backend of backend.hcl, key tapctl/prod/terraform.tfstate?")
+
+
+def test_the_project_file_enables_payment_provider_sources(project):
+    (project / "tapctl.toml").write_text(
+        '[environments.prod.sources.stripe]\ntypes = { "charge.succeeded" = "payment" }\n'
+        '[environments.prod.sources.square]\nnotification_url = "https://hooks.example.com/webhook/square"\n')
+    assert settings_for(project, env="prod").sources == {
+        "stripe": {"types": {"charge.succeeded": "payment"}},
+        "square": {"notification_url": "https://hooks.example.com/webhook/square"}}
+    assert settings_for(project, env="dev").sources is None  # said nothing: the module's (or a var file's) own
+    for table, problem in [("[environments.prod.sources.paypal]\n", "sources must be tables of sources"),
+                           ('[environments.prod.sources.stripe]\ntypes = { "x" = "payments" }\n', "sources must be"),
+                           ("[environments.prod.sources.stripe]\ntolerance_seconds = 5\n", "sources must be")]:
+        (project / "tapctl.toml").write_text(table)
+        with pytest.raises(UsageError, match=problem):
+            load(project)

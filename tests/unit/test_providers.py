@@ -14,7 +14,7 @@ from tapctl import providers
 from tapctl.config import SOURCES
 
 SECRETS = {"stripe": "whsec_tapctl_test", "adyen": "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056",
-           "braintree": "my_public_key:my_private_key", "razorpay": "razorpay secret", "square": "square key"}
+           "braintree": "my_public_key:my_private_key", "razorpay": "razorpay secret", "square": "square_signature_key"}
 URL = "https://abc.execute-api.us-east-1.amazonaws.com/v1/webhook/square"
 AMOUNTS = [(2000, "USD", "20.00"), (1000, "JPY", "1000"), (12340, "KWD", "12.340"), (50000, "INR", "500.00"),
            (1999, "EUR", "19.99")]
@@ -76,3 +76,12 @@ def test_the_sdks_accept_what_tapctl_signs():
     assert square_helper.verify_signature(request_body=signed.body.decode(), notification_url=URL,
                                           signature_header=signed.headers["x-square-hmacsha256-signature"],
                                           signature_key=SECRETS["square"])
+
+
+def test_a_secret_in_the_providers_form_is_taken_and_another_is_refused_with_its_form():
+    for source, secret in [*SECRETS.items(), ("razorpay", "a secret the team chose")]:
+        assert providers.check_secret(source, secret) == secret
+    for source, secret in [("stripe", "sk_live_123"), ("adyen", "not hex"), ("adyen", "0f"), ("braintree", "public"),
+                           ("square", "two words"), ("razorpay", ""), ("stripe", " whsec_x")]:
+        with pytest.raises(ValueError, match=f"not a {source} secret: give"):
+            providers.check_secret(source, secret)
