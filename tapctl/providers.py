@@ -231,13 +231,14 @@ def subscribed_types(project_dir, source, overrides=None):
 def listing(target, outputs, settings):
     """Each enabled source: its URL for the provider's dashboard, the event types to subscribe to, and
     whether its secret is set."""
+    from tapctl import signing
     from tapctl.signing_secret import SigningSecret
 
     declared = settings.sources or {}
     found = []
     for name in sorted(outputs.get("webhook_sources") or {}):
         entries = SigningSecret.of_source(target, outputs, settings.env, name).entries()
-        live = [entry for entry in entries or [] if entry["expires_at"] is None or entry["expires_at"] > time.time()]
+        live = signing.live(entries or [], time.time())
         found.append({
             "source": name,
             "url": outputs["webhook_sources"][name]["url"],

@@ -65,11 +65,19 @@ class Request:
     def header(self, name):
         return self.headers.get(name, "")
 
-    def json(self):
-        """The body as a JSON object, parsed once (numbers as exact Decimals), or ``Rejected``."""
+    def parsed(self, parse):
+        """``parse(body)``, once per request: verification and mapping read the same parse."""
         if self._parsed is None:
-            self._parsed = parse_body(body_text(self.body))
+            self._parsed = parse(self.body)
         return self._parsed
+
+    def json(self):
+        """The body as a JSON object (numbers as exact Decimals), or ``Rejected``."""
+        return self.parsed(_json_object)
+
+
+def _json_object(body):
+    return parse_body(body_text(body))
 
 
 class Delivery:

@@ -43,8 +43,12 @@ DEFAULT_TYPES = {
 
 
 def _form(request):
+    return request.parsed(_form_fields)
+
+
+def _form_fields(body):
     try:
-        fields = parse_qs(request.body.decode("ascii"), keep_blank_values=True, strict_parsing=True)
+        fields = parse_qs(body.decode("ascii"), keep_blank_values=True, strict_parsing=True)
     except (UnicodeDecodeError, ValueError):
         raise Unverified("the body is not a form of bt_signature and bt_payload") from None
     signature, payload = fields.get("bt_signature", []), fields.get("bt_payload", [])
