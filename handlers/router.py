@@ -59,7 +59,7 @@ def message(payload):
 
 
 def send(body, event, queue_url):
-    """Put the message on its queue; its SQS message id."""
+    """Put the message on its queue; ``(its SQS message id, the MD5 of the body SQS stored)``."""
     answer = runtime.client("sqs").send_message(
         QueueUrl=queue_url,
         MessageBody=body,
@@ -68,12 +68,12 @@ def send(body, event, queue_url):
             "transaction_type": {"DataType": "String", "StringValue": event["transaction_type"]},
         },
     )
-    return answer["MessageId"]
+    return answer["MessageId"], answer.get("MD5OfMessageBody")
 
 
 def route(payload, *, now, seconds_left=float("inf")):
-    """Send one event to its queue once, whatever the number of hand-overs; return ``(event_id, queue_url,
-    message_id, why not confirmed)``, or raise ``records.NotRoutable`` when this hand-over must not send."""
+    """Send one event to its queue once, whatever the number of hand-overs; return ``(event, queue_url,
+    (message_id, body MD5), why not confirmed)``, or raise ``records.NotRoutable`` when this hand-over must not send."""
     body, event, queue_url = message(payload)
     table = os.environ.get(TABLE_ENV)
     if not table:
@@ -86,11 +86,11 @@ def route(payload, *, now, seconds_left=float("inf")):
     except records.StoreUnavailable as failure:
         raise RoutingError(f"the record cannot be read: {failure}") from None
     try:
-        message_id = send(body, event, queue_url)
+        sent = send(body, event, queue_url)
     except Exception:
         store.stop_routing(event_id, until=until)
         raise
-    return event_id, queue_url, message_id, store.clear(event_id, received_at=received_at)
+    return event, queue_url, sent, store.clear(event_id, received_at=received_at)
 
 
 def _event_id_of(payload):
@@ -109,8 +109,8 @@ def lambda_handler(event, context):
         "started": started,
     }
     try:
-        event_id, queue_url, message_id, unconfirmed = route(event, now=time.time(),
-                                                             seconds_left=runtime.seconds_left(context))
+        routed, queue_url, (message_id, body_md5), unconfirmed = route(event, now=time.time(),
+                                                                       seconds_left=runtime.seconds_left(context))
     except records.NotRoutable as reason:
         # Another hand-over of this event sends (or sent) it: this one is done, and must not be retried.
         runtime.log_invocation(**log, event_id=_event_id_of(event), outcome="skipped", status=200, reason=str(reason))
@@ -124,8 +124,12 @@ def lambda_handler(event, context):
             error=f"{type(exc).__name__}: {exc}",
         )
         raise
-    # The queue and the message id let an operator follow the event (tapctl trace) without reading the queue.
+    # The queue and the message id let an operator follow the event (tapctl trace) without reading the
+    # queue; the MD5 SQS computed of the body it stored, with the received_at in that body, lets the smoke
+    # test prove the exact message (amount included) without receiving it and without logging the amount.
+    event_id = routed["event_id"]
     runtime.log_invocation(**log, event_id=event_id, outcome="routed", status=200,
-                           queue=queue_url.rsplit("/", 1)[-1], message_id=message_id,
+                           queue=queue_url.rsplit("/", 1)[-1], message_id=message_id, body_md5=body_md5,
+                           received_at=routed["received_at"],
                            confirmation=f"failed: {unconfirmed}" if unconfirmed else None)
     return {"event_id": event_id, "queue_url": queue_url, "message_id": message_id}

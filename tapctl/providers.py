@@ -35,16 +35,18 @@ def _token(prefix=""):
     return prefix + uuid.uuid4().hex[:24]
 
 
-def sample(source, transaction_type, amount_minor=1000, currency="USD", now=None):
+def sample(source, transaction_type, amount_minor=1000, currency="USD", now=None, marker=""):
     """A document of ``source`` whose one event is a ``transaction_type`` of ``amount_minor`` in ``currency``;
-    ``(document, provider event id)``. Braintree's document is the notification's XML text."""
+    ``(document, provider event id)``. Braintree's document is the notification's XML text. ``marker``
+    starts the provider's own id of the event (the smoke test's ``tapctl-smoke-``), so that it is in the
+    canonical event's ``source_event_id``."""
     now = int(time.time() if now is None else now)
     kind = SAMPLE_TYPES[source][transaction_type]
-    return _SAMPLES[source](kind, transaction_type, amount_minor, currency, now)
+    return _SAMPLES[source](kind, transaction_type, amount_minor, currency, now, marker)
 
 
-def _stripe(kind, transaction_type, minor, currency, now):
-    event_id = _token("evt_")
+def _stripe(kind, transaction_type, minor, currency, now, marker):
+    event_id = marker + _token("evt_")
     obj = {"payment": {"id": _token("pi_"), "object": "payment_intent", "amount": minor, "amount_received": minor},
            "refund": {"id": _token("re_"), "object": "refund", "amount": minor, "status": "succeeded"},
            "dispute": {"id": _token("dp_"), "object": "dispute", "amount": minor, "status": "needs_response"},
@@ -54,8 +56,8 @@ def _stripe(kind, transaction_type, minor, currency, now):
             "pending_webhooks": 1, "type": kind, "data": {"object": obj}}, event_id
 
 
-def _adyen(kind, transaction_type, minor, currency, now):
-    psp = str(uuid.uuid4().int)[:16]
+def _adyen(kind, transaction_type, minor, currency, now, marker):
+    psp = marker + str(uuid.uuid4().int)[:16]
     item = {"additionalData": {}, "amount": {"currency": currency, "value": minor}, "eventCode": kind,
             "eventDate": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(now)),
             "merchantAccountCode": "TapctlMerchant", "merchantReference": _token("order-"),
@@ -65,9 +67,9 @@ def _adyen(kind, transaction_type, minor, currency, now):
     return {"live": "false", "notificationItems": [{"NotificationRequestItem": item}]}, f"{kind}:{psp}:true"
 
 
-def _braintree(kind, transaction_type, minor, currency, now):
+def _braintree(kind, transaction_type, minor, currency, now, marker):
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
-    subject_id, amount = _token(), _major(minor, currency)
+    subject_id, amount = marker + _token(), _major(minor, currency)
     if transaction_type == "dispute":
         subject = (f"<dispute><id>{subject_id}</id><amount>{amount}</amount><currency-iso-code>{currency}"
                    f"</currency-iso-code><kind>chargeback</kind><status>open</status></dispute>")
@@ -80,21 +82,21 @@ def _braintree(kind, transaction_type, minor, currency, now):
     return xml, f"{kind}:{subject_id}:{stamp}"
 
 
-def _razorpay(kind, transaction_type, minor, currency, now):
+def _razorpay(kind, transaction_type, minor, currency, now, marker):
     entity = {"payment": "payment", "refund": "refund", "dispute": "dispute"}[transaction_type]
     obj = {"id": _token({"payment": "pay_", "refund": "rfnd_", "dispute": "disp_"}[entity]), "entity": entity,
            "amount": minor, "currency": currency, "status": "captured" if entity == "payment" else "processed",
            "created_at": now}
-    event_id = _token("Ev_")
+    event_id = marker + _token("Ev_")
     return {"entity": "event", "account_id": "acc_Tapctl", "event": kind, "contains": [entity],
             "payload": {entity: {"entity": obj}}, "created_at": now}, event_id
 
 
-def _square(kind, transaction_type, minor, currency, now):
+def _square(kind, transaction_type, minor, currency, now, marker):
     name = {"payment": "payment", "refund": "refund", "dispute": "dispute"}[transaction_type]
     obj = {"id": _token(), "amount_money": {"amount": minor, "currency": currency}}
     obj.update({"state": "EVIDENCE_REQUIRED"} if name == "dispute" else {"status": "COMPLETED"})
-    event_id = str(uuid.uuid4())
+    event_id = marker + str(uuid.uuid4())
     return {"merchant_id": "TAPCTL", "type": kind, "event_id": event_id,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
             "data": {"type": name, "id": obj["id"], "object": {name: obj}}}, event_id
@@ -120,13 +122,13 @@ def _major(minor, currency):
 def signed(source, document, secret, *, url="", now=None, event_id=None):
     """``(headers, body bytes)`` of the request ``source``'s provider would send for ``document``, signed
     with ``secret`` (Braintree's: ``<public key>:<private key>``; Square's URL is the one it signs;
-    Razorpay names the event in a header: ``event_id``)."""
+    Razorpay names the event in a header: ``event_id``). ``document`` may be the body's bytes as a team
+    wrote them (tapctl sign --source): Stripe, Razorpay and Square sign those bytes as they are; Adyen signs
+    fields inside each notification item, so its body is written anew; Braintree's bytes are the
+    notification's XML, which it posts as a signed form."""
     now = int(time.time() if now is None else now)
-    if source == "stripe":
-        body = json.dumps(document).encode()
-        mac = hmac.new(secret.encode(), f"{now}.".encode() + body, hashlib.sha256).hexdigest()
-        return {"Content-Type": "application/json", "Stripe-Signature": f"t={now},v1={mac}"}, body
     if source == "adyen":
+        document = _adyen_document(document)
         key = bytes.fromhex(secret)
         for wrapper in document["notificationItems"]:
             item = wrapper["NotificationRequestItem"]
@@ -139,16 +141,40 @@ def signed(source, document, secret, *, url="", now=None, event_id=None):
         mac = hmac.new(hashlib.sha1(private.encode()).digest(), payload, hashlib.sha1).hexdigest()
         body = urlencode({"bt_signature": f"{public}|{mac}", "bt_payload": payload.decode()}).encode()
         return {"Content-Type": FORM}, body
+    body = document if isinstance(document, bytes) else json.dumps(document).encode()
+    if source == "stripe":
+        mac = hmac.new(secret.encode(), f"{now}.".encode() + body, hashlib.sha256).hexdigest()
+        return {"Content-Type": "application/json", "Stripe-Signature": f"t={now},v1={mac}"}, body
     if source == "razorpay":
-        body = json.dumps(document).encode()
         mac = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         return {"Content-Type": "application/json", "X-Razorpay-Signature": mac,
                 "X-Razorpay-Event-Id": event_id or _token("Ev_")}, body
     if source == "square":
-        body = json.dumps(document).encode()
         mac = base64.b64encode(hmac.new(secret.encode(), url.encode() + body, hashlib.sha256).digest()).decode()
         return {"Content-Type": "application/json", "X-Square-HmacSha256-Signature": mac}, body
     raise KeyError(source)
+
+
+def _adyen_document(document):
+    """An Adyen notification as a dict, from the dict or its JSON bytes; ``ValueError`` saying what is missing."""
+    if isinstance(document, bytes):
+        try:
+            document = json.loads(document)
+        except ValueError as error:
+            raise ValueError(f"an Adyen notification is JSON: {error}") from None
+    items = document.get("notificationItems") if isinstance(document, dict) else None
+    if not isinstance(items, list) or not items or not all(
+            isinstance(wrapper, dict) and isinstance(wrapper.get("NotificationRequestItem"), dict) for wrapper in items):
+        raise ValueError("an Adyen notification has notificationItems, each a {\"NotificationRequestItem\": {...}}")
+    return document
+
+
+def forged(source, secret):
+    """A secret of ``source``'s form that is not ``secret``: what a forger signs with (Braintree's names the
+    right public key with a wrong private key)."""
+    token = uuid.uuid4().hex
+    return {"stripe": f"whsec_{token}", "adyen": token * 2,
+            "braintree": f"{secret.partition(':')[0]}:{token}"}.get(source, token)
 
 
 def adyen_signing_string(item):
@@ -209,15 +235,22 @@ def post(url, headers, body, timeout=15.0):
 # -- what a team configures at each provider -------------------------------------------------------------
 
 
-def source_module(project_dir, source):
-    """The project's handlers/sources/<source>.py (pure stdlib): its default mapping is what to subscribe to."""
+def project_module(project_dir, name):
+    """A pure-stdlib module of the project's handlers (``handlers.event``, ``handlers.sources.<source>``),
+    for what the CLI must compute exactly as the deployed functions do; the importable one without a
+    project directory."""
     import importlib
     import sys
 
-    root = str(project_dir)
-    if root not in sys.path:
+    root = str(project_dir) if project_dir is not None else None
+    if root is not None and root not in sys.path:
         sys.path.insert(0, root)
-    return importlib.import_module(f"handlers.sources.{source}")
+    return importlib.import_module(name)
+
+
+def source_module(project_dir, source):
+    """The project's handlers/sources/<source>.py: its default mapping is what to subscribe to."""
+    return project_module(project_dir, f"handlers.sources.{source}")
 
 
 def subscribed_types(project_dir, source, overrides=None):

@@ -118,16 +118,22 @@ output "dashboard_name" {
   value       = aws_cloudwatch_dashboard.this.dashboard_name
 }
 
+output "outcome_metrics_namespace" {
+  description = "The CloudWatch namespace of the functions' outcome counts (ValidatorOutcomes, RouterOutcomes, SourceOutcomes by Source), from their log lines; tapctl status reads it."
+  value       = local.outcome_namespace
+}
+
 output "dashboard_url" {
   description = "The dashboard in the AWS console."
   value       = "https://${var.aws_region}.console.aws.amazon.com/cloudwatch/home?region=${var.aws_region}#dashboards/dashboard/${aws_cloudwatch_dashboard.this.dashboard_name}"
 }
 
 output "webhook_sources" {
-  description = "Each enabled payment provider's route: the URL to register in its dashboard, its secret's ARN (tapctl secret set --source), and for Square the notification URL its signatures cover."
+  description = "Each enabled payment provider's route: the URL to register in its dashboard, its secret's ARN (tapctl secret set --source), for Square the notification URL its signatures cover, and the environment's overrides of the source's type mapping (tapctl sources and smoke-test read them)."
   value = { for name, source in local.webhook_sources : name => {
     url              = "${aws_api_gateway_stage.this.invoke_url}/${aws_api_gateway_resource.webhook.path_part}/${name}"
     secret_arn       = source.secret_arn
     notification_url = lookup(source, "notification_url", null)
+    types            = source.types
   } }
 }

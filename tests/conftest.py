@@ -124,6 +124,10 @@ class Deployment:
 # Every payment-provider source is enabled (tests/integration/test_sources.py).
 ITEST_VARIABLES = {"alarm_oldest_message_age_seconds": 900, "signing_secret_cache_seconds": 2,
                    "webhook_sources": {name: {} for name in SOURCES}}
+# Each source's secret, set by tapctl secret set --source right after the session's deploy (the smoke test
+# exercises every enabled source, and a source without a secret fails it).
+SOURCE_SECRETS = {"stripe": "whsec_integration_secret", "adyen": "0f" * 32, "braintree": "itest_public:itest_private",
+                  "razorpay": "integration razorpay secret", "square": "integration_square_key"}
 
 
 def local_options(env, state_dir, project_dir=ROOT):
@@ -178,6 +182,9 @@ def deployment(tmp_path_factory):
     skip_without_provider(result)
     assert result.exit_code == 0, result.output
     outputs = json.loads(result.stdout)["outputs"]
+    for name in SOURCES:
+        result = CliRunner().invoke(main, ["secret", "set", *common, "--source", name], input=SOURCE_SECRETS[name])
+        assert result.exit_code == 0, result.output
     started = emulator_state("itest", state_dir)
     yield Deployment("itest", "local", outputs, started["endpoint"], tuple(common), started["region"],
                      current_secret(*common))

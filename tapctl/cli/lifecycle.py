@@ -149,7 +149,8 @@ def deploy(settings, auto_approve, smoke, allow_data_loss):
         if not settings.json_output:
             emit(settings, result, _outputs_lines(outputs))
         if smoke:
-            test = SmokeTest.of_environment(opened.target, outputs, settings.env, wait_seconds=20.0)
+            test = SmokeTest.of_environment(opened.target, outputs, settings.env, wait_seconds=20.0,
+                                             project_dir=settings.project_dir)
             _smoke(settings, test, extra=result)
         elif settings.json_output:
             emit(settings, result, [])
@@ -206,7 +207,8 @@ def smoke_test(settings, endpoint, secret, wait):
     if not settings.env:
         raise UsageError("Missing option '--env': name the environment (or set ENVIRONMENT_SUFFIX), or give --endpoint")
     target, outputs = deployed(settings)
-    _smoke(settings, SmokeTest.of_environment(target, outputs, settings.env, wait_seconds=wait))
+    _smoke(settings, SmokeTest.of_environment(target, outputs, settings.env, wait_seconds=wait,
+                                                project_dir=settings.project_dir))
 
 
 def _smoke(settings, test, extra=None):

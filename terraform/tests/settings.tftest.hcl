@@ -147,6 +147,7 @@ run "functions_as_the_design_fixes_them" {
       SIGNATURE_TOLERANCE_SECONDS  = "300"
       SIGNING_SECRET_CACHE_SECONDS = "300"
       WEBHOOK_SOURCES              = "{}"
+      DEDUP_TTL_DAYS               = "30"
     })
     error_message = "validator environment"
   }
@@ -386,8 +387,8 @@ run "payment_provider_sources" {
     error_message = "API Gateway may invoke the validator for each source's route only"
   }
   assert {
-    condition     = output.webhook_sources["stripe"].url == "https://abcdef1234.execute-api.us-east-1.amazonaws.com/v1/webhook/stripe"
-    error_message = "each source's URL to register with its provider"
+    condition     = output.webhook_sources["stripe"].url == "https://abcdef1234.execute-api.us-east-1.amazonaws.com/v1/webhook/stripe" && output.webhook_sources["stripe"].types == tomap({ "charge.succeeded" = "payment" })
+    error_message = "each source's URL to register with its provider, and the environment's type mapping"
   }
 }
 

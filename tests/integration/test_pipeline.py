@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from tapctl import signing
 from tapctl.cli import main
-from tapctl.config import QUEUE_OUTPUTS
+from tapctl.config import QUEUE_OUTPUTS, SOURCES
 from tests.support import TRANSACTION_TYPES, deliver, malformed_cases, sample, schema
 
 
@@ -41,8 +41,12 @@ def has_event(event_id):
 def test_smoke_test_passes(deployment):
     result = deployment.tapctl("smoke-test")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == "13/13 checks passed"
-    for check in ("refuse unsigned event", "refuse stale signature", "refuse tampered body"):
+    # 13 checks of POST /webhook, then 10 of each source the session enables (tests/conftest.py): its three
+    # events accepted, routed as the exact message and acknowledged again as duplicates; a forgery refused.
+    assert result.stdout.splitlines()[-1] == f"{13 + 10 * len(SOURCES)}/{13 + 10 * len(SOURCES)} checks passed"
+    for check in ("refuse unsigned event", "refuse stale signature", "refuse tampered body",
+                  *(f"{step} {name} dispute" for name in SOURCES for step in ("accept", "route", "duplicate")),
+                  *(f"refuse forged {name}" for name in SOURCES)):
         assert f"PASS  {check}" in result.stdout
 
 
