@@ -86,7 +86,9 @@ def curl_command(url, signed_headers, body, source):
     import os
     import shlex
 
-    parts = ["curl", "-s", "-X", "POST", url, "-H", "Content-Type: application/json"]
+    parts = ["curl", "-s", "-X", "POST", url]
+    if not any(name.lower() == "content-type" for name in signed_headers):
+        parts += ["-H", "Content-Type: application/json"]
     for name, value in signed_headers.items():
         parts += ["-H", f"{name}: {value}"]
     try:

@@ -107,21 +107,47 @@ def secret_set(settings, source, secret_file, keep_previous):
 @click.option("--file", "body_file", type=click.File("rb"), default="-", show_default=True,
               help="The body to sign, exactly as it will be sent ('-' reads standard input).")
 @click.option("--curl", is_flag=True, help="Print a ready curl command that sends the body, signed, to the endpoint.")
-def sign(settings, body_file, curl):
-    """Print the Standard Webhooks headers of a body, signed with the environment's current secret.
+@click.option("--source", type=click.Choice(SOURCES),
+              help="Sign as this payment provider signs, for its route (Braintree: the body is the notification's XML).")
+@click.option("--event-id", default=None, help="Razorpay's x-razorpay-event-id for --source razorpay (default: a new one).")
+def sign(settings, body_file, curl, source, event_id):
+    """Print the headers of a body signed with the environment's current secret (Standard Webhooks), or
+    with a provider's scheme and the source's secret (--source): the request that provider would send.
 
-    Example: tapctl sign --env dev --file event.json --curl | sh
+    Adyen signs each notification item, and Braintree posts the XML as a signed form, so for those the
+    body to send is printed too (after the headers and a blank line). Examples:
+    tapctl sign --env dev --file event.json --curl | sh;
+    tapctl sign --env dev --source stripe --file stripe-event.json --curl | sh
     """
     from tapctl import signing
     from tapctl.signing_secret import SigningSecret
     body = body_file.read()
     target, outputs = deployed(settings)
-    headers = signing.headers(SigningSecret.of(target, outputs, settings.env).current(), body)
+    if event_id is not None and source != "razorpay":
+        raise UsageError("--event-id names Razorpay's x-razorpay-event-id: give it with --source razorpay only")
+    if source:
+        from tapctl import providers
+
+        secret = SigningSecret.of_source(target, outputs, settings.env, source).current()
+        route = outputs["webhook_sources"][source]
+        url = route["url"]
+        try:
+            headers, sent = providers.signed(source, body, secret, url=route.get("notification_url") or url,
+                                             event_id=event_id)
+        except ValueError as problem:
+            raise UsageError(f"{body_file.name}: {problem}") from None
+    else:
+        url, sent = outputs["api_endpoint"], body
+        headers = signing.headers(SigningSecret.of(target, outputs, settings.env).current(), body)
     if curl:
         try:
-            command = signing.curl_command(outputs["api_endpoint"], headers, body, body_file.name)
+            command = signing.curl_command(url, headers, sent, body_file.name if sent == body else "<the signed body>")
         except ValueError as problem:
             raise UsageError(f"--curl: {problem}") from None
         emit(settings, {**headers, "curl": command}, [command])
+    elif source:
+        lines = [f"{name}: {value}" for name, value in headers.items()]
+        emit(settings, {"url": url, "headers": headers, "body": sent.decode("utf-8", "replace")},
+             lines + (["", sent.decode("utf-8", "replace")] if sent != body else []))
     else:
         emit(settings, headers, [f"{name}: {value}" for name, value in headers.items()])
