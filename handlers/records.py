@@ -8,7 +8,7 @@ The record's life:
 
     absent / expired --claim: PutItem(condition holds)--> held by this request, pending (message, due time)
     pending --router: start routing (a lease: routing_until), SendMessage, then clear--> routed: mark,
-        lease and message removed; kept until expires_at (now + 30 days)
+        lease and message removed; kept until expires_at (now + DEDUP_TTL_DAYS, 30 days by default)
     pending, leased by a live router --another hand-over of it--> nothing: the lease holder sends it
     routed --another hand-over of it (a slow first one, a sweep, a replay)--> nothing: sent once
     pending, due time past (the validator died before handing over) --sweeper--> handed over again
@@ -35,7 +35,10 @@ import zlib
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-DEDUP_TTL_SECONDS = 30 * 24 * 60 * 60
+# How long a record de-duplicates its event_id: the validator's DEDUP_TTL_DAYS (terraform: dedup_ttl_days),
+# 30 days unless set; at least as long as any sender retries (Adyen: up to 30 days).
+DEFAULT_DEDUP_TTL_DAYS = 30
+DEDUP_TTL_SECONDS = DEFAULT_DEDUP_TTL_DAYS * 24 * 60 * 60
 TTL_ATTRIBUTE = "expires_at"  # the table's TTL attribute (terraform/locals.tf dedup_ttl_attribute)
 DEDUP_CONDITION = f"attribute_not_exists(event_id) OR {TTL_ATTRIBUTE} < :now"
 # The outbox (terraform/table.tf names the same index and attributes; tests/terraform checks both agree).
@@ -73,9 +76,10 @@ class NotRoutable(Exception):
 
 
 class Records:
-    def __init__(self, table, client):
+    def __init__(self, table, client, ttl_seconds=DEDUP_TTL_SECONDS):
         self.table = table
         self.client = client
+        self.ttl_seconds = ttl_seconds  # how long a claimed record de-duplicates its event_id
 
     def claim(self, event, *, request, now, received_at, message_body):
         """Write this event's record, pending with its message, unless a live one exists; ``Duplicate`` or
@@ -84,7 +88,7 @@ class Records:
             "event_id": {"S": event["event_id"]},
             "transaction_type": {"S": event["transaction_type"]},
             "received_at": {"S": received_at},
-            TTL_ATTRIBUTE: {"N": str(int(now) + DEDUP_TTL_SECONDS)},
+            TTL_ATTRIBUTE: {"N": str(int(now) + self.ttl_seconds)},
             "request_id": {"S": request},
             "pending_shard": {"S": shard(event["event_id"])},
             "pending_due": {"N": str(int(now) + PENDING_GRACE_SECONDS)},

@@ -22,7 +22,7 @@ from handlers import runtime, signature
 from handlers.event import (
     EVENT_ID_MAX_LENGTH, Rejected, body_text, check_size, iso_utc, message_body, parse_body, raw_body, validate,
 )
-from handlers.records import Duplicate, Records, StoreUnavailable
+from handlers.records import DEFAULT_DEDUP_TTL_DAYS, Duplicate, Records, StoreUnavailable
 from handlers.signing_keys import KeysUnavailable, keys, source_keys
 
 FUNCTION = "webhook-validator"
@@ -34,7 +34,8 @@ MODE_ENV = "SIGNATURE_MODE"
 TOLERANCE_ENV = "SIGNATURE_TOLERANCE_SECONDS"
 CACHE_ENV = "SIGNING_SECRET_CACHE_SECONDS"
 SOURCES_ENV = "WEBHOOK_SOURCES"  # JSON: each enabled source's settings and secret_arn (terraform/sources.tf)
-ENVIRONMENT = (TABLE_ENV, ROUTER_ENV, SECRET_ENV, MODE_ENV, TOLERANCE_ENV, CACHE_ENV, SOURCES_ENV)
+TTL_ENV = "DEDUP_TTL_DAYS"  # how long an event_id is a duplicate (handlers.records)
+ENVIRONMENT = (TABLE_ENV, ROUTER_ENV, SECRET_ENV, MODE_ENV, TOLERANCE_ENV, CACHE_ENV, SOURCES_ENV, TTL_ENV)
 # The provider sources' routes: POST /webhook/<source>.
 SOURCE_RESOURCE_PREFIX = "/webhook/"
 
@@ -64,6 +65,12 @@ def _cache_seconds():
     # The module refuses 0 (every request would read the secret); a hand-edited 0 or less gets the default.
     seconds = _setting(CACHE_ENV, DEFAULT_CACHE_SECONDS)
     return seconds if seconds > 0 else DEFAULT_CACHE_SECONDS
+
+
+def _ttl_days():
+    # The module takes 1 to 365 days; a hand-edited value of less than a day gets the default.
+    days = _setting(TTL_ENV, DEFAULT_DEDUP_TTL_DAYS)
+    return days if days > 0 else DEFAULT_DEDUP_TTL_DAYS
 
 
 # -- authentication ----------------------------------------------------------------------------------
@@ -105,7 +112,7 @@ def authenticate(event, raw, now):
 def accept(event, *, now, request, table, router, seconds_left=lambda: float("inf")):
     """Record the event once and hand it to the router; raise ``Rejected`` for a duplicate or a failed
     dependency, leaving no record of this request behind when the hand-over did not happen."""
-    records = Records(table, runtime.client("dynamodb"))
+    records = Records(table, runtime.client("dynamodb"), _ttl_days() * 86400)
     received_at = iso_utc(now)
     body = message_body(event, received_at)
     _claim(records, event, request=request, now=now, received_at=received_at, message_body=body)

@@ -20,6 +20,7 @@ locals {
         SIGNATURE_TOLERANCE_SECONDS  = tostring(var.signature_tolerance_seconds)
         SIGNING_SECRET_CACHE_SECONDS = tostring(var.signing_secret_cache_seconds)
         WEBHOOK_SOURCES              = jsonencode(local.webhook_sources)
+        DEDUP_TTL_DAYS               = tostring(var.dedup_ttl_days)
       }
     }
     router = {

@@ -258,6 +258,17 @@ variable "signing_secret_cache_seconds" {
 
 # -- table -----------------------------------------------------------------------------------------
 
+variable "dedup_ttl_days" {
+  description = "How long an accepted event_id stays a duplicate (its record's TTL), in days (1 to 365). At least as long as any sender retries: Adyen retries for up to 30 days from the first attempt, Stripe for up to 3. A record is written once, so a change applies to events accepted after it; the table holds one small item per event for this long."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.dedup_ttl_days >= 1 && var.dedup_ttl_days <= 365 && floor(var.dedup_ttl_days) == var.dedup_ttl_days
+    error_message = "dedup_ttl_days must be a whole number of days from 1 to 365."
+  }
+}
+
 variable "enable_point_in_time_recovery" {
   description = "Point-in-time recovery of the de-duplication table."
   type        = bool

@@ -141,6 +141,18 @@ run "a_secret_cache_of_zero_seconds" {
   expect_failures = [var.signing_secret_cache_seconds]
 }
 
+run "a_de_duplication_window_of_zero_days" {
+  command = plan
+  variables { dedup_ttl_days = 0 }
+  expect_failures = [var.dedup_ttl_days]
+}
+
+run "a_de_duplication_window_of_more_than_a_year" {
+  command = plan
+  variables { dedup_ttl_days = 366 }
+  expect_failures = [var.dedup_ttl_days]
+}
+
 run "a_source_that_is_not_one" {
   command = plan
   variables {

@@ -47,6 +47,17 @@ def test_valid_event_is_accepted_recorded_and_handed_to_the_router(pipeline, tra
     assert message == {**event, "received_at": record["received_at"]}
 
 
+@pytest.mark.parametrize(("setting", "days"), [("31", 31), ("365", 365), ("0", 30), ("thirty", 30)])
+def test_the_de_duplication_window_is_the_environments(pipeline, monkeypatch, setting, days):
+    # terraform's dedup_ttl_days (1 to 365); what the module would refuse falls back to the default.
+    monkeypatch.setenv(validator.TTL_ENV, setting)
+    event = sample("payment")
+    before = time.time()
+    assert deliver(event) == accepted(event["event_id"])
+    expires_at = int(pipeline.record(event["event_id"])["expires_at"]["N"])
+    assert abs(expires_at - (before + days * 24 * 3600)) <= 1
+
+
 def test_base64_encoded_body_is_accepted(pipeline):
     event = sample("payment")
     assert deliver(event, base64_encoded=True) == accepted(event["event_id"])
