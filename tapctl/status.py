@@ -1,8 +1,11 @@
 """One screen of an environment: its endpoint, its functions (and whether the deployed code is this
-checkout's), its queues (visible, in flight, the oldest message's age), its alarms in ALARM.
+checkout's), its queues (visible, in flight, the oldest message's age), each payment-provider source's
+events by outcome over the last 24 hours, its alarms in ALARM.
 
 Nothing here receives from a queue: counts come from queue attributes, the oldest message's age from
-CloudWatch (ApproximateAgeOfOldestMessage; the local emulator publishes it as SQS does).
+CloudWatch (ApproximateAgeOfOldestMessage; the local emulator publishes it as SQS does). The sources'
+counts are the validator's SourceOutcomes metric (terraform/dashboard.tf counts its log lines; the local
+emulator applies the same metric filter).
 """
 
 import base64
@@ -36,6 +39,38 @@ def queues(target, outputs, now):
             "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"]),
             "oldest_age_seconds": _age_seconds(cloudwatch, url.rsplit("/", 1)[-1], now),
         }
+    return found
+
+
+# The outcomes of a source's events, in the order shown (terraform/dashboard.tf local.source_outcomes;
+# tests/unit/test_config.py checks both agree). Any other outcome found is shown after them.
+SOURCE_OUTCOMES = ("accepted", "duplicate", "ignored", "unauthenticated", "rejected")
+SOURCE_METRIC = "SourceOutcomes"
+SOURCE_WINDOW = timedelta(hours=24)
+
+
+def sources(target, outputs, now):
+    """Each enabled source's events by outcome over the last 24 hours: ``{source: {outcome: count}}``."""
+    enabled = sorted(outputs.get("webhook_sources") or {})
+    namespace = outputs.get("outcome_metrics_namespace")
+    if not enabled or not namespace:
+        return {}
+    found = {name: dict.fromkeys(SOURCE_OUTCOMES, 0) for name in enabled}
+    cloudwatch = target.client("cloudwatch")
+    metrics = [metric for page in cloudwatch.get_paginator("list_metrics").paginate(Namespace=namespace,
+                                                                                    MetricName=SOURCE_METRIC)
+               for metric in page.get("Metrics", [])]
+    for start in range(0, len(metrics), 500):  # GetMetricData's most queries per call
+        chosen = metrics[start:start + 500]
+        queries = [{"Id": f"m{number}", "ReturnData": True,
+                    "MetricStat": {"Metric": metric, "Period": int(SOURCE_WINDOW.total_seconds()), "Stat": "Sum"}}
+                   for number, metric in enumerate(chosen)]
+        answer = cloudwatch.get_metric_data(MetricDataQueries=queries, StartTime=now - SOURCE_WINDOW, EndTime=now)
+        for result in answer.get("MetricDataResults", []):
+            dimensions = {item["Name"]: item["Value"] for item in chosen[int(result["Id"][1:])].get("Dimensions", [])}
+            counts = found.get(dimensions.get("Source"))
+            if counts is not None and dimensions.get("Outcome"):
+                counts[dimensions["Outcome"]] = counts.get(dimensions["Outcome"], 0) + int(sum(result.get("Values", [])))
     return found
 
 
@@ -82,6 +117,7 @@ def status(target, outputs, settings):
         "endpoint": outputs["api_endpoint"],
         "functions": functions(target, outputs, packages),
         "queues": queues(target, outputs, now),
+        "sources": sources(target, outputs, now),
         "alarms": alarms_in_alarm(target, outputs),
         "dashboard_url": outputs.get("dashboard_url"),
     }
@@ -98,6 +134,14 @@ def lines(report):
         age = "-" if queue["oldest_age_seconds"] is None or not waiting else _duration(queue["oldest_age_seconds"])
         flag = "  <- holds failed events" if queue["visible"] and name not in LIVE_QUEUES else ""
         shown.append(f"  {queue['queue']:<33}{queue['visible']:>9}{queue['in_flight']:>11}{age:>9}{flag}")
+    if report.get("sources"):
+        outcomes = list(SOURCE_OUTCOMES) + sorted({outcome for counts in report["sources"].values()
+                                                   for outcome in counts} - set(SOURCE_OUTCOMES))
+        widths = [max(len(outcome) + 2, 10) for outcome in outcomes]
+        shown.append(f"{'sources, last 24 h':<20}" + "".join(f"{outcome:>{width}}" for outcome, width in zip(outcomes, widths)))
+        for name, counts in report["sources"].items():
+            shown.append(f"  {name:<18}" + "".join(f"{counts.get(outcome, 0):>{width}}"
+                                                   for outcome, width in zip(outcomes, widths)))
     if report["alarms"]:
         shown.append("alarms in ALARM")
         shown.extend(f"  {alarm['name']}: {alarm['reason']}" for alarm in report["alarms"])

@@ -8,6 +8,9 @@ metrics. Every ``period`` seconds (TAPCTL_LOCAL_METRICS_SECONDS, default 10) the
   towards maxReceiveCount) through ``queues``;
 - publishes AWS/Lambda per function (Invocations, Errors, Throttles, Duration) and AWS/ApiGateway per
   API and stage (Count, 4XXError, 5XXError, Latency), counted by the emulator's data plane;
+- publishes what the log groups' metric filters count (moto stores them and never applies them) from
+  the functions' log lines as they are shipped (``LogMetrics``): the validator's outcomes, each source's
+  outcomes, the router's, as the dashboard, the alarms and ``tapctl status`` read them on AWS;
 - evaluates every metric alarm as CloudWatch does over one evaluation window (its period times its
   evaluation periods): a statistic of one metric, or the metric math our module uses (IF, arithmetic,
   comparisons), against its threshold; missing data follows the alarm's TreatMissingData. A changed
@@ -15,10 +18,14 @@ metrics. Every ``period`` seconds (TAPCTL_LOCAL_METRICS_SECONDS, default 10) the
 """
 
 import ast
+import json
 import operator
 import os
+import re
 import sys
 import threading
+import time
+from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
 from tapctl.local.shared import background
@@ -89,12 +96,101 @@ def _counted(namespace, dimensions, counted, counts, timing, now):
     return found
 
 
+# The filter patterns the module uses: a JSON line that has the field ({ $.outcome = * }).
+_FIELD_PRESENT = re.compile(r"\{\s*\$\.(\w+)\s*=\s*\*\s*\}")
+_SELECTOR = re.compile(r"\$\.(\w+)")
+
+
+class LogMetrics:
+    """The log groups' metric filters applied to the lines shipped to them. Patterns of the form
+    ``{ $.field = * }`` are applied (the module's); any other pattern counts nothing here, and the emulator's
+    log says so once. A metric value and each dimension is a number or a ``$.field`` of the line; a line
+    without a dimension's field is not counted, as CloudWatch Logs does."""
+
+    REFRESH_SECONDS = 5.0
+
+    def __init__(self, clients):
+        self.clients = clients
+        self.lock = threading.Lock()
+        self.filters, self.fetched, self.warned = {}, 0.0, set()
+        self.counts = defaultdict(float)  # (namespace, metric, unit, dimensions) -> sum since the last take
+
+    def _filters_of(self, group):
+        if time.monotonic() - self.fetched > self.REFRESH_SECONDS:
+            found = defaultdict(list)
+            for page in self.clients("logs").get_paginator("describe_metric_filters").paginate():
+                for metric_filter in page.get("metricFilters", []):
+                    found[metric_filter["logGroupName"]].append(metric_filter)
+            self.filters, self.fetched = found, time.monotonic()
+        return self.filters.get(group, [])
+
+    def observe(self, group, events):
+        """Count the shipped ``events`` ({"timestamp", "message"}) of ``group``."""
+        filters = self._filters_of(group)
+        if not filters:
+            return
+        records = []
+        for event in events:
+            try:
+                record = json.loads(event["message"])
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+        with self.lock:
+            for metric_filter in filters:
+                pattern = _FIELD_PRESENT.fullmatch(metric_filter.get("filterPattern", "").strip())
+                if pattern is None:
+                    self._warn(metric_filter)
+                    continue
+                for record in records:
+                    if pattern.group(1) in record:
+                        for transformation in metric_filter.get("metricTransformations", []):
+                            self._count(transformation, record)
+
+    def _count(self, transformation, record):
+        value = _selected(transformation.get("metricValue", "1"), record)
+        dimensions = []
+        for name, selector in sorted((transformation.get("dimensions") or {}).items()):
+            found = _selected(selector, record)
+            if found is None:
+                return
+            dimensions.append((name, str(found)))
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return
+        key = (transformation["metricNamespace"], transformation["metricName"], transformation.get("unit") or "None",
+               tuple(dimensions))
+        self.counts[key] += value
+
+    def _warn(self, metric_filter):
+        if metric_filter["filterName"] not in self.warned:
+            self.warned.add(metric_filter["filterName"])
+            print(f"monitor: metric filter {metric_filter['filterName']}: pattern {metric_filter.get('filterPattern')!r}"
+                  " is not applied locally", file=sys.stderr, flush=True)
+
+    def take(self, now):
+        with self.lock:
+            taken, self.counts = self.counts, defaultdict(float)
+        return [(namespace, {"MetricName": metric, "Timestamp": now, "Value": value, "Unit": unit,
+                             "Dimensions": [{"Name": name, "Value": text} for name, text in dimensions]})
+                for (namespace, metric, unit, dimensions), value in sorted(taken.items())]
+
+
+def _selected(selector, record):
+    """A metric filter's value or dimension for ``record``: ``$.field`` (None when absent), else the text."""
+    match = _SELECTOR.fullmatch(str(selector).strip())
+    return record.get(match.group(1)) if match else selector
+
+
 class Monitor:
-    def __init__(self, *, clients, queues, runtime, gateway, period=None):
+    def __init__(self, *, clients, queues, runtime, gateway, period=None, log_metrics=None):
         self.clients = clients
         self.queues = queues  # () -> {name: {"visible", "not_visible", "oldest_age_seconds"}}
         self.runtime = runtime
         self.gateway = gateway
+        self.log_metrics = log_metrics  # LogMetrics of the shipped log lines, or None
         self.period = float(period or os.environ.get(PERIOD_VARIABLE, DEFAULT_PERIOD))
         self.stopping = threading.Event()
         self.thread = None
@@ -117,6 +213,8 @@ class Monitor:
     def tick(self):
         now = datetime.now(timezone.utc)
         data = self.queue_metrics(now) + self.function_metrics(now) + self.api_metrics(now)
+        if self.log_metrics is not None:
+            data += self.log_metrics.take(now)
         cloudwatch = self.clients("cloudwatch")
         for namespace in sorted({namespace for namespace, _ in data}):
             points = [point for space, point in data if space == namespace]

@@ -137,7 +137,7 @@ class Emulator:
     def __init__(self, *, port, region, workdir, aws_endpoint, retry_delay=1.0):
         from tapctl.local.gateway import Gateway
         from tapctl.local.lambdas import DeployedFunctions, LambdaRuntime, api_writer
-        from tapctl.local.monitor import Monitor
+        from tapctl.local.monitor import LogMetrics, Monitor
         from tapctl.local.scheduler import Scheduler
 
         self.endpoint = f"http://127.0.0.1:{port}"
@@ -148,11 +148,21 @@ class Emulator:
         self._clients_lock = threading.Lock()
         self.forward = Forward(aws_endpoint)
         functions = DeployedFunctions(clients=self.client, code=self.function_code, generation=lambda: self.generation)
+        log_metrics, write = LogMetrics(self.client), api_writer(self.client("logs"))
+
+        def write_logs(group, stream, events):
+            write(group, stream, events)
+            try:
+                log_metrics.observe(group, events)
+            except Exception as error:  # the lines are shipped; only their counts are lost
+                print(f"monitor: could not count {len(events)} log lines of {group}: {error}", file=sys.stderr, flush=True)
+
         self.lambdas = LambdaRuntime(workdir=workdir, endpoint=aws_endpoint, lambda_endpoint=self.endpoint,
-                                     region=region, functions=functions, write_logs=api_writer(self.client("logs")),
+                                     region=region, functions=functions, write_logs=write_logs,
                                      retry_delay=retry_delay)
         self.gateway = Gateway(clients=self.client, runtime=self.lambdas, account=ACCOUNT)
-        self.monitor = Monitor(clients=self.client, queues=self.queues, runtime=self.lambdas, gateway=self.gateway)
+        self.monitor = Monitor(clients=self.client, queues=self.queues, runtime=self.lambdas, gateway=self.gateway,
+                               log_metrics=log_metrics)
         self.scheduler = Scheduler(clients=self.client, runtime=self.lambdas, account=ACCOUNT, region=region)
 
     def start(self):

@@ -117,6 +117,16 @@ def test_the_module_declares_the_same_queues():
     assert set(config.QUEUES.values()) <= outputs
 
 
+def test_status_reads_the_source_outcomes_the_dashboard_counts():
+    from tapctl import status
+
+    dashboard_tf = (ROOT / "terraform" / "dashboard.tf").read_text()
+    listed = re.search(r"^  source_outcomes\s*= \[(.*)\]$", dashboard_tf, re.M).group(1)
+    assert tuple(re.findall(r'"(\w+)"', listed)) == status.SOURCE_OUTCOMES
+    assert f'name       = "{status.SOURCE_METRIC}"' in dashboard_tf
+    assert "output \"outcome_metrics_namespace\"" in (ROOT / "terraform" / "outputs.tf").read_text()
+
+
 def test_the_command_line_choices_come_from_the_lists():
     from tapctl.cli import main
 
