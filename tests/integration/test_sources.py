@@ -1,5 +1,5 @@
 """Every payment-provider source end to end on the session's deployment (tests/conftest.py enables all
-five): its secret set with tapctl, its requests signed as the provider signs them (tapctl.providers,
+five, each with its secret set by tapctl), its requests signed as the provider signs them (tapctl.providers,
 held to the SDKs in tests/unit/test_providers.py), over HTTP through the API to its queue with the exact
 amount; a retry acknowledged and queued once; a forgery refused with nothing stored."""
 
@@ -11,17 +11,15 @@ import pytest
 
 from tapctl import providers
 from tapctl.config import QUEUE_OUTPUTS, SOURCES
+from tests.conftest import SOURCE_SECRETS
 from tests.integration.test_pipeline import has_event, receive_all
 
-SECRETS = {"stripe": "whsec_integration_secret", "adyen": "0f" * 32, "braintree": "itest_public:itest_private",
-           "razorpay": "integration razorpay secret", "square": "integration_square_key"}
+SECRETS = SOURCE_SECRETS
 
 
 @pytest.fixture(scope="module")
 def sources(deployment):
-    for name in SOURCES:
-        result = deployment.tapctl("secret set", "--source", name, input=SECRETS[name])
-        assert result.exit_code == 0, result.output
+    """The routes; the session's deployment has each source's secret set (tests/conftest.py)."""
     return deployment.outputs["webhook_sources"]
 
 
@@ -80,3 +78,56 @@ def test_a_source_that_is_not_enabled_has_no_route(deployment, sources):
     url = sources["stripe"]["url"].rsplit("/", 1)[0] + "/paypal"
     status, _, _ = providers.post(url, {"Content-Type": "application/json"}, b"{}")
     assert status == 403  # API Gateway's answer to a path it does not know; no function ran
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_sign_curl_sends_what_the_provider_would(deployment, sources, source, tmp_path):
+    import subprocess
+
+    document, provider_id = providers.sample(source, "payment", 990, "JPY")
+    path = tmp_path / "document"
+    path.write_bytes(document.encode() if isinstance(document, str) else json.dumps(document).encode())
+    extra = ["--event-id", provider_id] if source == "razorpay" else []
+    result = deployment.tapctl("sign", "--source", source, "--file", str(path), "--curl", *extra)
+    assert result.exit_code == 0, result.output
+    answer = subprocess.run(["sh", "-c", result.stdout], capture_output=True, text=True, timeout=30)
+    assert answer.stdout == providers.source_module(None, source).ACCEPTED[1], answer
+    key = {"event_id": {"S": f"{source}:{provider_id}"}}
+    item = deployment.client("dynamodb").get_item(TableName=deployment.outputs["dynamodb_table_name"], Key=key)
+    assert "Item" in item, f"{source}:{provider_id} was not recorded"
+
+
+def test_sign_refuses_what_it_cannot_sign_in_one_line(deployment, sources, tmp_path):
+    path = tmp_path / "not-json"
+    path.write_bytes(b"<xml/>")
+    result = deployment.tapctl("sign", "--source", "adyen", "--file", str(path))
+    assert result.exit_code == 2 and "an Adyen notification is JSON" in result.stderr, result.output
+    result = deployment.tapctl("sign", "--source", "stripe", "--file", str(path), "--event-id", "Ev_1")
+    assert result.exit_code == 2 and "--event-id names Razorpay's" in result.stderr, result.output
+    assert "Traceback" not in result.output
+
+
+def test_status_counts_each_sources_events_by_outcome(deployment, sources):
+    # After the tests above: each source accepted events, acknowledged a retry, refused a forgery. The
+    # counts are the validator's SourceOutcomes metric (on the local target: its metric filter, applied
+    # by the emulator as it ships the log lines, published every 10 s).
+    for name in SOURCES:
+        document, provider_id = providers.sample(name, "payment")
+        assert send(sources[name], name, document, event_id=provider_id)[0] == 200
+        assert send(sources[name], name, document, event_id=provider_id)[0] == 200
+        assert send(sources[name], name, document, secret=providers.forged(name, SECRETS[name]),
+                    event_id=provider_id)[0] == 401
+    deadline = time.monotonic() + 60
+    while True:
+        result = deployment.tapctl("status", "--json")
+        assert result.exit_code == 0, result.output
+        counted = json.loads(result.stdout)["sources"]
+        done = all(counted[name]["accepted"] and counted[name]["duplicate"] and counted[name]["unauthenticated"]
+                   for name in SOURCES)
+        if done or time.monotonic() > deadline:
+            break
+        time.sleep(3)
+    assert sorted(counted) == sorted(SOURCES)
+    assert done, counted
+    shown = deployment.tapctl("status")
+    assert shown.exit_code == 0 and "sources, last 24 h" in shown.stdout, shown.output
