@@ -26,6 +26,12 @@ NAME = "braintree"
 SCHEME = "braintree-hmac-sha1"
 ACCEPTED = ("application/json", '{"received": true}')
 _NOT_PAYLOAD = re.compile(rb"[^A-Za-z0-9+=/\n]")  # what the SDK refuses before it checks a signature
+# The form as Braintree posts it: its two fields, each value of unreserved characters and the escapes
+# of base64's "+", "/", "=", newline and "|". Such a value is decoded by replacing those escapes, exactly
+# as a form decoder would: no "+" (a space) and no other escape is left (lower-case ones included), and
+# no replacement is a hex digit, so none makes a new escape. Any other form goes through parse_qs.
+_PLAIN_VALUE = re.compile(rb"[A-Za-z0-9._~|%-]*")
+_ESCAPES = ((b"%2B", b"+"), (b"%2F", b"/"), (b"%3D", b"="), (b"%0A", b"\n"), (b"%7C", b"|"))  # as encoders write them
 
 # A settled sale is a payment and a settled credit a refund (Braintree sends transaction webhooks for
 # ACH and SEPA direct debit); a subscription's successful charge is a payment; a dispute every stage.
@@ -46,7 +52,27 @@ def _form(request):
     return request.parsed(_form_fields)
 
 
+def _plain(body):
+    """``(signature, payload)`` of a form as Braintree posts it, or None for parse_qs to decode."""
+    fields = {}
+    for part in body.split(b"&"):
+        name, _, value = part.partition(b"=")
+        if name not in (b"bt_signature", b"bt_payload") or name in fields or not _PLAIN_VALUE.fullmatch(value):
+            return None
+        for escape, character in _ESCAPES:
+            value = value.replace(escape, character)
+        if b"%" in value:
+            return None
+        fields[name] = value
+    if len(fields) != 2:
+        return None
+    return fields[b"bt_signature"].decode("ascii"), fields[b"bt_payload"]
+
+
 def _form_fields(body):
+    plain = _plain(body)
+    if plain is not None:
+        return plain
     try:
         fields = parse_qs(body.decode("ascii"), keep_blank_values=True, strict_parsing=True)
     except (UnicodeDecodeError, ValueError):
@@ -54,7 +80,10 @@ def _form_fields(body):
     signature, payload = fields.get("bt_signature", []), fields.get("bt_payload", [])
     if len(signature) != 1 or len(payload) != 1:
         raise Unverified("the form must carry bt_signature and bt_payload once each")
-    return signature[0], payload[0].encode("ascii")
+    try:
+        return signature[0], payload[0].encode("ascii")
+    except UnicodeEncodeError:  # an escape of a byte no base64 holds (%FF): not Braintree's
+        raise Unverified("bt_payload is not base64") from None
 
 
 def _key(version):
@@ -100,6 +129,7 @@ def parse_xml(data):
     parser.UnparsedEntityDeclHandler = _refuse
     parser.ExternalEntityRefHandler = _refuse
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.buffer_text = True  # one call per run of text, not one per line or entity
     root = {"children": [], "text": []}
     stack = [root]
 

@@ -450,3 +450,50 @@ def test_minor_amounts_and_their_currencies():
                         (lambda: money.currency("US"), "ISO 4217")]:
         with pytest.raises(money.BadAmount, match=error):
             call()
+
+
+def _form_by_parse_qs(body):
+    """What a form decoder makes of a Braintree post: the reference for braintree's fast path."""
+    from urllib.parse import parse_qs
+
+    try:
+        fields = parse_qs(body.decode("ascii"), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    signature, payload = fields.get("bt_signature", []), fields.get("bt_payload", [])
+    if len(signature) != 1 or len(payload) != 1 or not payload[0].isascii():
+        return None
+    return signature[0], payload[0].encode("ascii")
+
+
+def _form_or_refusal(body):
+    try:
+        return braintree._form_fields(body)
+    except Unverified:
+        return None
+
+
+@pytest.mark.parametrize("body", [
+    urlencode({"bt_signature": "pub|abc", "bt_payload": base64.encodebytes(b"<n>" * 40).decode()}).encode(),
+    urlencode({"bt_payload": "QUJD\n", "bt_signature": "a|1&b|2"}).encode(),  # another order, two pairs
+    b"bt_signature=pub%7cabc&bt_payload=QUJD%0a",  # lower-case escapes
+    b"bt_signature=pub|abc&bt_payload=QU+JD",  # "+" is a space
+    b"bt_signature=pub|abc&bt_payload=QUJD%252B",  # an escaped "%"
+    b"bt_signature=pub|abc&bt_payload=QU%2%2BJD",  # a broken escape
+    b"bt_signature=pub|abc&bt_payload=QUJD&bt_payload=QUJE",  # a field twice
+    b"bt_signature=pub|abc&bt_payload=QUJD&x=1", b"bt_signature=pub|abc", b"", b"bt_payload=%FF&bt_signature=a",
+])
+def test_braintrees_form_is_read_as_a_form_decoder_reads_it(body):
+    assert _form_or_refusal(body) == _form_by_parse_qs(body)
+
+
+def test_braintrees_form_fast_path_agrees_with_a_form_decoder_on_random_forms():
+    import random
+
+    rng = random.Random(20261204)
+    pieces = ["A", "z", "9", "+", "/", "=", "\n", "|", "%", "%2B", "%2b", "%0A", "%3D", "%7C", "&", " ", "~", "%25"]
+    for _ in range(3000):
+        value = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 30)))
+        encoded = urlencode({"bt_signature": "pub|" + value, "bt_payload": value}).encode() if rng.random() < 0.5 \
+            else f"bt_signature=pub|{value}&bt_payload={value}".encode()
+        assert _form_or_refusal(encoded) == _form_by_parse_qs(encoded), encoded
