@@ -3,7 +3,11 @@ responses and the validator make it, never a page; no 5xx; and the emulator serv
 
 Requests are written on raw sockets, so that what no HTTP library sends can be sent: bodies nested
 50 000 levels deep, invalid UTF-8, huge and many headers, wrong or missing content types, chunked bodies
-(well-formed and not), empty bodies, bytes. RELIABILITY_HTTP_FUZZ_COUNT sets how many (default 10 000).
+(well-formed and not), empty bodies, bytes. They go to POST /webhook and to each payment-provider
+source's route (tests/conftest.py enables all five), which also get requests signed with the source's own
+secret whose content is hostile: numbers no decimal holds, missing fields and ids, XML with a DTD or an
+entity that would expand, nesting past any limit. RELIABILITY_HTTP_FUZZ_COUNT sets how many (default
+10 000).
 """
 
 import json
@@ -15,7 +19,9 @@ import time
 from collections import Counter
 from urllib.parse import urlparse
 
-from tapctl import signing
+from tapctl import providers, signing
+from tapctl.config import SOURCES
+from tests.conftest import SOURCE_SECRETS
 from tests.support import HOSTILE_NUMBERS, sample
 
 COUNT = int(os.environ.get("RELIABILITY_HTTP_FUZZ_COUNT", "10000"))
@@ -113,6 +119,47 @@ def hostile(rng, path, secret):
     return kind, build(path, event, {"webhook-id": "x" * 5000, "webhook-timestamp": "1" * 300, "webhook-signature": "v1," + "A" * 9000})
 
 
+def provider_hostile(rng, source, path, signed_url):
+    """A request signed with ``source``'s secret, as its provider signs, whose content is hostile."""
+    kind = rng.choice(PROVIDER_KINDS)
+    secret = SOURCE_SECRETS[source]
+    if source == "braintree":
+        xml = {"provider hostile number": "<notification><kind>transaction_settled</kind><subject><transaction>"
+                                          f"<amount>{rng.choice(HOSTILE_NUMBERS)}</amount><currency-iso-code>USD"
+                                          "</currency-iso-code></transaction></subject></notification>",
+               "provider missing fields": "<notification><kind>transaction_settled</kind></notification>",
+               "provider entity": '<?xml version="1.0"?><!DOCTYPE n [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;'
+                                  '&a;&a;&a;&a;">]><notification><kind>&b;</kind></notification>',
+               "provider deep nesting": "<a>" * 5000 + "</a>" * 5000}[kind]
+        headers, body = providers.signed(source, xml, secret)
+        return kind, build(path, body, {k: v for k, v in headers.items() if k != "Content-Type"},
+                           content_type=headers["Content-Type"])
+    document, event_id = providers.sample(source, "payment")
+    text = json.dumps(document)
+    if kind == "provider hostile number":
+        text = text.replace('"amount": 1000', '"amount": ' + rng.choice(HOSTILE_NUMBERS), 1).replace(
+            '"value": 1000', '"value": ' + rng.choice(HOSTILE_NUMBERS), 1)
+    elif kind == "provider missing fields":
+        text = json.dumps({"id": "evt_1"} if source != "adyen" else {"notificationItems": [{"NotificationRequestItem": {}}]})
+    elif kind == "provider entity":  # JSON cannot hold one: a JSON body of XML text, signed
+        text = '<?xml version="1.0"?><!DOCTYPE n [<!ENTITY a "a">]><n>&a;</n>'
+    else:
+        text = "[" * 50_000 + "]" * 50_000
+    if source == "adyen":  # its signature is over fields of each item: signed as the items stand, if any
+        try:
+            headers, body = providers.signed(source, text.encode(), secret)
+        except (ValueError, TypeError, AttributeError, RecursionError):
+            headers, body = {"Content-Type": "application/json"}, text.encode()
+    else:
+        headers, body = providers.signed(source, text.encode(), secret, url=signed_url,
+                                         event_id=None if kind == "provider missing fields" else event_id)
+        if kind == "provider missing fields" and source == "razorpay":
+            headers.pop("X-Razorpay-Event-Id")
+    return kind, build(path, body, {k: v for k, v in headers.items() if k != "Content-Type"},
+                       content_type=headers["Content-Type"])
+
+
+PROVIDER_KINDS = ["provider hostile number", "provider missing fields", "provider entity", "provider deep nesting"]
 KINDS = ["deep nesting", "deep object", "invalid utf-8", "huge header", "many headers", "wrong content type",
          "no content type", "chunked", "broken chunks", "empty", "bytes", "wrong length", "garbage signature",
          "hostile number"]
@@ -121,11 +168,21 @@ KINDS = ["deep nesting", "deep object", "invalid utf-8", "huge header", "many he
 def test_hostile_requests_get_json_answers_and_the_emulator_serves_on(local_only):
     deployment = local_only
     url = urlparse(deployment.url)
+    routes = deployment.outputs["webhook_sources"]
+    assert sorted(routes) == sorted(SOURCES)
+    paths = [url.path] + [urlparse(routes[name]["url"]).path for name in SOURCES]
     rng = random.Random(20261130)
-    statuses, kinds, not_json, throttled = Counter(), Counter(), [], 0
+    statuses, kinds, not_json, throttled, by_path = Counter(), Counter(), [], 0, Counter()
     started = time.perf_counter()
     for _ in range(COUNT):
-        kind, raw = hostile(rng, url.path, deployment.secret)
+        path = rng.choice(paths)
+        source = path.rsplit("/", 1)[-1] if path != url.path else None
+        by_path[source or "canonical"] += 1
+        if source and rng.random() < 0.4:
+            route = routes[source]
+            kind, raw = provider_hostile(rng, source, path, route["notification_url"] or route["url"])
+        else:
+            kind, raw = hostile(rng, path, deployment.secret)
         status, headers, body = request(url.hostname, url.port, raw)
         # One sender faster than the stage's rate limit (500 requests/s, burst 1 000) is throttled, as it
         # should be: it waits and sends again, as a sender would, so each request's own answer is judged.
@@ -142,12 +199,13 @@ def test_hostile_requests_get_json_answers_and_the_emulator_serves_on(local_only
             assert headers.get("content-type", "").startswith("application/json")
         except (ValueError, AssertionError):
             not_json.append((kind, status, headers.get("content-type"), body[:120]))
-        assert 0 < status < 500, (kind, status, body[:300])
+        assert 0 < status < 500, (kind, source, status, body[:300])
         if kind == "hostile number":  # the gateway's model check (Python's int limit) or the validator's rule
             assert status == 400 and json.loads(body)["error"], (status, body[:300])
     elapsed = time.perf_counter() - started
     assert not_json == [], not_json[:5]
-    assert set(kinds) == set(KINDS)
+    assert set(kinds) == set(KINDS + PROVIDER_KINDS) and set(by_path) == {"canonical", *SOURCES}
     assert deployment.post(sample("refund"))[0] == 200  # still serving
-    print(f"gateway fuzz: {COUNT} hostile requests of {len(kinds)} kinds in {elapsed:.0f} s; "
-          f"answers {dict(sorted(statuses.items()))}; all JSON, no 5xx; {throttled} throttled and sent again")
+    print(f"gateway fuzz: {COUNT} hostile requests of {len(kinds)} kinds in {elapsed:.0f} s "
+          f"({dict(sorted(by_path.items()))}); answers {dict(sorted(statuses.items()))}; all JSON, no 5xx; "
+          f"{throttled} throttled and sent again")

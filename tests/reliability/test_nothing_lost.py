@@ -4,7 +4,9 @@ router-failures queue.
 
 Fault injection changes a deployed function's configuration through the emulator's Lambda API (and
 restores it), so these tests need the local target; the race and load tests also run against AWS.
-RELIABILITY_LOAD_COUNT sets the load test's size (default 2 000; `make load` uses 20 000).
+RELIABILITY_LOAD_COUNT sets the load test's size (default 2 000; `make load` uses 20 000): half of it
+canonical events at POST /webhook, half provider events spread over the five sources' routes
+(tests/conftest.py enables them), each signed as its provider signs.
 """
 
 import json
@@ -19,7 +21,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from tapctl.config import QUEUE_OUTPUTS
+from tapctl import providers
+from tapctl.config import QUEUE_OUTPUTS, SOURCES
+from tests.conftest import SOURCE_SECRETS
 from tests.support import TRANSACTION_TYPES, sample
 from tests.support import deliver as retrying
 
@@ -30,6 +34,20 @@ RACE_EVENTS = 200  # each sent by 20 senders at once
 def deliver(deployment, event):
     """Send like a webhook sender: signed, and a 5xx (throttled or failed) retried with back-off."""
     return retrying(deployment.post, event)
+
+
+def provider_request(deployment, source, transaction_type):
+    """``(post, event_id)``: a POST of one provider event to its source's route, signed as the provider
+    signs when it is sent (each retry signed anew, as Stripe's carry a new timestamp)."""
+    route = deployment.outputs["webhook_sources"][source]
+    document, provider_id = providers.sample(source, transaction_type, 1050)
+
+    def post(_):
+        headers, body = providers.signed(source, document, SOURCE_SECRETS[source],
+                                         url=route["notification_url"] or route["url"], event_id=provider_id)
+        return providers.post(route["url"], headers, body)
+
+    return post, f"{source}:{provider_id}"
 
 
 class Collector:
@@ -205,17 +223,27 @@ def test_a_router_that_times_out_ends_in_the_failure_queue(local_only, clean):
 
 def test_load_nothing_lost_nothing_misrouted(clean):
     deployment = clean
-    events = [sample(TRANSACTION_TYPES[number % 3], event_id=f"load-{uuid.uuid4().hex}") for number in range(LOAD)]
+    sends, expected = [], {}  # (how to send it, what to send) per event; event_id -> where it must be
+    for number in range(LOAD):
+        transaction_type = TRANSACTION_TYPES[number % 3]
+        if number % 2:
+            event = sample(transaction_type, event_id=f"load-{uuid.uuid4().hex}")
+            sends.append((deployment.post, event))
+            expected[event["event_id"]] = [f"{transaction_type}_queue"]
+        else:
+            post, event_id = provider_request(deployment, SOURCES[number // 2 % len(SOURCES)], transaction_type)
+            sends.append((post, None))
+            expected[event_id] = [f"{transaction_type}_queue"]
     collector = Collector(deployment)
     started = time.perf_counter()
     with collector.in_background(), ThreadPoolExecutor(max_workers=8) as pool:
-        statuses = Counter(status for status, _ in pool.map(lambda event: deliver(deployment, event), events))
+        statuses = Counter(status for status, _ in pool.map(lambda send: retrying(*send), sends))
     sent = time.perf_counter() - started
     assert statuses == Counter({200: LOAD})
-    expected = {event["event_id"]: [f"{event['transaction_type']}_queue"] for event in events}
     located = collector.until(ids=expected, wait=120)
     lost = [event_id for event_id in expected if event_id not in located]
     misplaced = {event_id: located[event_id] for event_id in expected if event_id in located and located[event_id] != expected[event_id]}
     assert (len(lost), misplaced) == (0, {}), lost[:10]
-    print(f"load: {LOAD} events accepted in {sent:.1f} s ({LOAD / sent:.1f} events/s, 8 clients); "
-          f"{len(expected)} found, each once in its own queue; 0 lost, 0 misrouted")
+    print(f"load: {LOAD} events accepted in {sent:.1f} s ({LOAD / sent:.1f} events/s, 8 clients; half of them "
+          f"provider events over {len(SOURCES)} sources); {len(expected)} found, each once in its own queue; "
+          "0 lost, 0 misrouted")
