@@ -135,6 +135,12 @@ def provider_hostile(rng, source, path, signed_url):
         return kind, build(path, body, {k: v for k, v in headers.items() if k != "Content-Type"},
                            content_type=headers["Content-Type"])
     document, event_id = providers.sample(source, "payment")
+    if source == "adyen" and kind == "provider hostile number":  # signed over the number's text, as sent
+        number = rng.choice(HOSTILE_NUMBERS)
+        document["notificationItems"][0]["NotificationRequestItem"]["amount"]["value"] = number
+        headers, body = providers.signed(source, document, secret)
+        body = body.replace(f'"value": "{number}"'.encode(), f'"value": {number}'.encode())
+        return kind, build(path, body, content_type=headers["Content-Type"])
     text = json.dumps(document)
     if kind == "provider hostile number":
         text = text.replace('"amount": 1000', '"amount": ' + rng.choice(HOSTILE_NUMBERS), 1).replace(
@@ -200,7 +206,7 @@ def test_hostile_requests_get_json_answers_and_the_emulator_serves_on(local_only
         except (ValueError, AssertionError):
             not_json.append((kind, status, headers.get("content-type"), body[:120]))
         assert 0 < status < 500, (kind, source, status, body[:300])
-        if kind == "hostile number":  # the gateway's model check (Python's int limit) or the validator's rule
+        if kind == "hostile number" and source is None:  # the gateway's model check or the validator's rule
             assert status == 400 and json.loads(body)["error"], (status, body[:300])
     elapsed = time.perf_counter() - started
     assert not_json == [], not_json[:5]
