@@ -5,7 +5,8 @@ Each step is made to hang by pointing one of the function's AWS endpoints at a l
 connections and never answers; the function's worker process is then killed while it waits. The
 events whose record was written must reach their queue within 2 minutes (the outbox sweeper runs every
 minute), at most once more than they should (a bounded duplicate); an event killed before its record is
-not accepted (the sender got a 5xx) and its retry is.
+not accepted (the sender got a 5xx) and its retry is. A provider's batch (Adyen's) whose validator dies
+after recording its first item is completed by the provider's retry of the whole batch.
 """
 
 import os
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tapctl import providers
+from tests.conftest import SOURCE_SECRETS
 from tests.reliability.test_nothing_lost import Collector, drain, function_environment
 from tests.support import sample
 
@@ -125,9 +128,9 @@ def queued(deployment, output):
     return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
 
-def send_in_background(deployment, event):
+def send_in_background(deployment, event, post=None):
     answer = {}
-    thread = threading.Thread(target=lambda: answer.update(status=deployment.post(event)[0]))
+    thread = threading.Thread(target=lambda: answer.update(status=(post or deployment.post)(event)[0]))
     thread.start()
     return thread, answer
 
@@ -186,6 +189,25 @@ def test_a_process_killed_at_any_step_loses_no_accepted_event(clean):
         restore()
         killed_at[event["event_id"]] = kill_the_one_worker(router)
     expected[event["event_id"]] = "payment_queue"
+
+    # 5. The validator dies after recording the first item of an Adyen batch, waiting on its hand-over:
+    # the sweeper hands that item over, and Adyen's retry of the batch (its answer was a 5xx) is
+    # acknowledged, the first item a duplicate and the second one accepted.
+    route = deployment.outputs["webhook_sources"]["adyen"]
+    batch, first = providers.sample("adyen", "payment")
+    second_batch, second = providers.sample("adyen", "refund")
+    batch["notificationItems"] += second_batch["notificationItems"]
+    headers, body = providers.signed("adyen", batch, SOURCE_SECRETS["adyen"])
+    first, second = f"adyen:{first}", f"adyen:{second}"
+    with blackhole() as (url, _), function_environment(deployment, "validator_function_name",
+                                                       variables={"AWS_ENDPOINT_URL_LAMBDA": url}):
+        thread, answer = send_in_background(deployment, body, post=lambda data: providers.post(route["url"], headers, data))
+        wait_for(lambda: recorded(deployment, first))
+        killed_at[first] = kill_the_one_worker(validator)
+        thread.join(timeout=30)
+    assert answer["status"] >= 500 and not recorded(deployment, second)
+    assert providers.post(route["url"], headers, body)[:2] == (200, "[accepted]")  # Adyen's retry
+    expected.update({first: "payment_queue", second: "refund_queue"})
 
     # The sender retries only what was not accepted (case 1); everything else is the system's to repair.
     for event in not_accepted:
