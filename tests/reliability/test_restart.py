@@ -6,7 +6,8 @@ import os
 import signal
 import time
 
-from tests.conftest import current_secret, emulator_state
+from tapctl.config import SOURCES
+from tests.conftest import SOURCE_SECRETS, current_secret, emulator_state
 from tests.support import sample
 
 
@@ -32,11 +33,19 @@ def test_a_restarted_emulator_is_reported_and_a_deploy_recovers(local_only):
     assert "Traceback" not in result.output
     assert deployment.tapctl("smoke-test").exit_code == 7
 
-    result = deployment.tapctl("deploy", "--auto-approve", "--smoke")
+    result = deployment.tapctl("deploy", "--auto-approve")
     assert result.exit_code == 0, result.output
-    assert "13/13 checks passed" in result.stdout
-    # A new emulator is a new account: its secret has a new value, made by the deploy.
+    # A new emulator is a new account: its secret has a new value, made by the deploy; the providers'
+    # secrets are gone with it, and the smoke test says so for each source until they are set again.
     assert f"{deployment.env}: created its first webhook signing secret" in result.stderr
+    result = deployment.tapctl("smoke-test")
+    assert result.exit_code == 1
+    assert all(f"FAIL  secret {name}" in result.stdout for name in SOURCES), result.stdout
+    for name in SOURCES:
+        assert deployment.tapctl("secret set", "--source", name, input=SOURCE_SECRETS[name]).exit_code == 0
+    result = deployment.tapctl("smoke-test")
+    assert result.exit_code == 0, result.output
+    assert f"{13 + 10 * len(SOURCES)}/{13 + 10 * len(SOURCES)} checks passed" in result.stdout
     deployment.outputs = json.loads(deployment.tapctl("output", "--json").stdout)
     deployment.secret = current_secret(*deployment.options)
     assert deployment.post(sample("payment"))[0] == 200
