@@ -7,8 +7,11 @@ This module owns every read and write of the table.
 The record's life:
 
     absent / expired --claim: PutItem(condition holds)--> held by this request, pending (message, due time)
-    pending --router: start routing (a lease: routing_until), SendMessage, then clear--> routed: mark,
-        lease and message removed; kept until expires_at (now + DEDUP_TTL_DAYS, 30 days by default)
+    pending --router: start routing (a lease: routing_until), SendMessage, archive (handlers/archive.py),
+        then clear--> routed: mark, lease, message and evidence removed; kept until expires_at (now +
+        DEDUP_TTL_DAYS, 30 days by default)
+    pending, leased --the archive write failed--> queued (the message's id in queued_message), lease given
+        back: the next hand-over archives and clears without sending again
     pending, leased by a live router --another hand-over of it--> nothing: the lease holder sends it
     routed --another hand-over of it (a slow first one, a sweep, a replay)--> nothing: sent once
     pending, due time past (the validator died before handing over) --sweeper--> handed over again
@@ -17,7 +20,7 @@ The record's life:
 
 A routed record keeps only what de-duplication and ``tapctl trace`` need: event_id, received_at,
 transaction_type, expires_at and the request that claimed it. The message (the body, financial data)
-lives in the record only while it is pending.
+and the request's evidence live in the record only while it is pending; the archive keeps the evidence.
 
 ``expires_at < :now`` in the condition matters because TTL deletion lags: an expired record must not
 turn a legitimate re-delivery into a duplicate. A PutItem whose answer was lost is retried by botocore
@@ -51,7 +54,12 @@ PENDING_SHARDS = ("p0", "p1", "p2", "p3")
 # sweeper's second hand-over finds the record leased or routed and sends nothing.
 PENDING_GRACE_SECONDS = 30
 ROUTING_LEASE_ATTRIBUTE = "routing_until"
-OUTBOX_ATTRIBUTES = ("pending_shard", "pending_due", "pending_attempts", "message_body", ROUTING_LEASE_ATTRIBUTE)
+# The request's evidence (handlers/archive.py), held until the event is archived; and, when its message is
+# queued but the archive write failed, the message's id and MD5, so the next hand-over only archives.
+EVIDENCE_ATTRIBUTE = "evidence"
+QUEUED_ATTRIBUTE = "queued_message"
+OUTBOX_ATTRIBUTES = ("pending_shard", "pending_due", "pending_attempts", "message_body", EVIDENCE_ATTRIBUTE,
+                     QUEUED_ATTRIBUTE, ROUTING_LEASE_ATTRIBUTE)
 # The condition of starting to route: the record of this delivery, still pending, and no live lease.
 ROUTABLE_CONDITION = (
     f"received_at = :received_at AND attribute_exists(message_body)"
@@ -81,9 +89,9 @@ class Records:
         self.client = client
         self.ttl_seconds = ttl_seconds  # how long a claimed record de-duplicates its event_id
 
-    def claim(self, event, *, request, now, received_at, message_body):
-        """Write this event's record, pending with its message, unless a live one exists; ``Duplicate`` or
-        ``StoreUnavailable`` otherwise."""
+    def claim(self, event, *, request, now, received_at, message_body, evidence=None):
+        """Write this event's record, pending with its message and its request's evidence, unless a live one
+        exists; ``Duplicate`` or ``StoreUnavailable`` otherwise."""
         item = {
             "event_id": {"S": event["event_id"]},
             "transaction_type": {"S": event["transaction_type"]},
@@ -94,6 +102,8 @@ class Records:
             "pending_due": {"N": str(int(now) + PENDING_GRACE_SECONDS)},
             "message_body": {"S": message_body},
         }
+        if evidence is not None:
+            item[EVIDENCE_ATTRIBUTE] = {"S": evidence}
         try:
             self.client.put_item(
                 TableName=self.table,
@@ -127,18 +137,19 @@ class Records:
         return True
 
     def start_routing(self, event_id, *, received_at, now, lease_seconds):
-        """Take the lease on routing this delivery of the event; its end (epoch seconds, to the millisecond:
-        a retry a second after a timed-out attempt must find it over), or ``NotRoutable`` naming why not,
-        or ``StoreUnavailable``."""
+        """Take the lease on routing this delivery of the event: a ``Lease``, or ``NotRoutable`` naming why
+        not, or ``StoreUnavailable``. The record's evidence and queued mark come back with it (ALL_OLD), so
+        no hand-over needs to carry them."""
         until = f"{now + lease_seconds:.3f}"
         try:
-            self.client.update_item(
+            answer = self.client.update_item(
                 TableName=self.table,
                 Key={"event_id": {"S": event_id}},
                 UpdateExpression=f"SET {ROUTING_LEASE_ATTRIBUTE} = :until",
                 ConditionExpression=ROUTABLE_CONDITION,
                 ExpressionAttributeValues={":received_at": {"S": received_at}, ":now": {"N": f"{now:.3f}"},
                                            ":until": {"N": until}},
+                ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
@@ -147,7 +158,23 @@ class Records:
             raise NotRoutable(_why_not_routable(error.response.get("Item"), received_at)) from None
         except BotoCoreError as error:
             raise StoreUnavailable(error) from error
-        return until
+        return Lease(until, answer.get("Attributes", {}))
+
+    def queued(self, event_id, *, until, sent):
+        """The message is in its queue but not archived: say so in the record and give the lease back, so the
+        next hand-over (Lambda's retry, the sweeper) archives it without sending it again. False when the
+        record could not be told (the next hand-over then sends it once more: a duplicate, nothing lost)."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"event_id": {"S": event_id}},
+                UpdateExpression=f"SET {QUEUED_ATTRIBUTE} = :sent REMOVE {ROUTING_LEASE_ATTRIBUTE}",
+                ConditionExpression=f"{ROUTING_LEASE_ATTRIBUTE} = :until",
+                ExpressionAttributeValues={":until": {"N": until}, ":sent": {"S": f"{sent[0]} {sent[1] or ''}"}},
+            )
+        except (ClientError, BotoCoreError):
+            return False
+        return True
 
     def stop_routing(self, event_id, *, until):
         """Give the lease back after a failed send, so Lambda's retry of the router may take it at once."""
@@ -212,6 +239,22 @@ class Records:
                 return False
             raise
         return True
+
+
+class Lease:
+    """A router's lease on one event: its end (epoch seconds, to the millisecond: a retry a second after a
+    timed-out attempt must find it over), the request's evidence (None in a record of a release before the
+    archive), and ``queued``: ``(message id, body MD5)`` when an earlier hand-over queued the message but
+    could not archive it, else None."""
+
+    __slots__ = ("until", "evidence", "queued")
+
+    def __init__(self, until, item):
+        self.until = until
+        self.evidence = item.get(EVIDENCE_ATTRIBUTE, {}).get("S")
+        queued = item.get(QUEUED_ATTRIBUTE, {}).get("S")
+        message_id, _, md5 = (queued or "").partition(" ")
+        self.queued = (message_id, md5 or None) if queued else None
 
 
 class Due:

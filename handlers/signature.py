@@ -16,6 +16,7 @@ import hmac
 import json
 import re
 
+SCHEME = "standard-webhooks-v1"  # the verdict's name of it (the log line, the archive)
 HEADER_ID = "webhook-id"
 HEADER_TIMESTAMP = "webhook-timestamp"
 HEADER_SIGNATURE = "webhook-signature"
@@ -77,8 +78,8 @@ def check_headers(headers, now, tolerance):
 
 
 def verify(keys, msg_id, timestamp, signature_header, body):
-    """Return when one ``v1`` entry of ``signature_header`` is the HMAC of the signed content under one of
-    ``keys``; otherwise ``Unauthenticated``. Other versions (``v1a``) and malformed entries are skipped."""
+    """The index in ``keys`` of the key one ``v1`` entry of ``signature_header`` is the HMAC of the signed
+    content under; otherwise ``Unauthenticated``. Other versions (``v1a``) and malformed entries are skipped."""
     signed = msg_id.encode("utf-8", "surrogatepass") + b"." + timestamp.encode() + b"." + body
     expected = [hmac.new(key, signed, hashlib.sha256).digest() for key in keys]
     for entry in signature_header.split(" ")[:MAX_ENTRIES]:
@@ -91,8 +92,9 @@ def verify(keys, msg_id, timestamp, signature_header, body):
             continue
         if len(candidate) != SIGNATURE_BYTES:
             continue
-        if any(hmac.compare_digest(mac, candidate) for mac in expected):
-            return
+        for index, mac in enumerate(expected):
+            if hmac.compare_digest(mac, candidate):
+                return index
     raise NoMatch("No matching signature")
 
 

@@ -84,12 +84,15 @@ class SigningKeys:
         except BotoCoreError as error:
             raise KeysUnavailable(f"Secrets Manager is unreachable: {type(error).__name__}") from None
         try:
-            return self.parse(answer.get("SecretString"))
+            parsed = self.parse(answer.get("SecretString"))
         except ValueError as error:
             raise KeysUnavailable(f"{self.name} is malformed: {error}") from None
+        self.version = answer.get("VersionId")
+        return parsed
 
     def forget(self):
         self._keys = self._tried_at = self._next_read = self._stale = None
+        self.version = None  # the Secrets Manager version the keys held were read from (the archive names it)
 
 
 # One per container, like the AWS clients: the signing secret's keys, and each source's.

@@ -18,7 +18,7 @@ import uuid
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handlers import runtime, signature
+from handlers import archive, runtime, signature
 from handlers.event import (
     EVENT_ID_MAX_LENGTH, Rejected, body_text, check_size, iso_utc, message_body, parse_body, raw_body, validate,
 )
@@ -77,8 +77,9 @@ def _ttl_days():
 
 
 def authenticate(event, raw, now):
-    """The signature's verdict for the log line; raises ``Rejected`` (401, or 503 when the secret cannot be
-    read) in ``required`` mode. ``report`` mode only reports; ``off`` does nothing."""
+    """The signature's verdict, for the log line and the archive (``{"verdict", "scheme", "key_version",
+    "secret_arn", "secret_version"}``; None in ``off`` mode); raises ``Rejected`` (401, or 503 when the
+    secret cannot be read) in ``required`` mode. ``report`` mode only reports."""
     mode = os.environ.get(MODE_ENV, "required")
     if mode == "off":
         return None
@@ -89,33 +90,40 @@ def authenticate(event, raw, now):
         )
         secret_arn, cache_seconds = os.environ.get(SECRET_ENV, ""), _cache_seconds()
         try:
-            signature.verify(keys.active(secret_arn, cache_seconds, now), msg_id, timestamp, signatures, raw)
+            index = signature.verify(keys.active(secret_arn, cache_seconds, now), msg_id, timestamp, signatures, raw)
         except signature.NoMatch:
             newer = keys.refresh(secret_arn, cache_seconds, now)  # the secret may have been rotated since
             if newer is None:
                 raise
-            signature.verify(newer, msg_id, timestamp, signatures, raw)
-        return "valid"
+            index = signature.verify(newer, msg_id, timestamp, signatures, raw)
+        return _verified(signature.SCHEME, index, secret_arn, keys)
     except signature.Unauthenticated as failure:
         if mode == "report":
-            return f"invalid: {failure}"
+            return {"verdict": f"invalid: {failure}", "scheme": signature.SCHEME}
         raise Rejected(401, str(failure), "unauthenticated") from None
     except KeysUnavailable as failure:
         if mode == "report":
-            return f"unverified: {failure}"
+            return {"verdict": f"unverified: {failure}", "scheme": signature.SCHEME}
         raise Rejected(503, UNAVAILABLE_ERROR, "secret_unavailable") from failure
+
+
+def _verified(scheme, index, secret_arn, held):
+    # Which key of which version of the secret verified it: tapctl archive get verifies it again there.
+    return {"verdict": "valid", "scheme": scheme, "key_version": index, "secret_arn": secret_arn,
+            "secret_version": held.version}
 
 
 # -- recording and handing over ----------------------------------------------------------------------
 
 
-def accept(event, *, now, request, table, router, seconds_left=lambda: float("inf")):
-    """Record the event once and hand it to the router; raise ``Rejected`` for a duplicate or a failed
-    dependency, leaving no record of this request behind when the hand-over did not happen."""
+def accept(event, *, now, request, table, router, evidence=None, seconds_left=lambda: float("inf")):
+    """Record the event once, with its request's evidence (handlers/archive.py), and hand it to the router;
+    raise ``Rejected`` for a duplicate or a failed dependency, leaving no record of this request behind
+    when the hand-over did not happen."""
     records = Records(table, runtime.client("dynamodb"), _ttl_days() * 86400)
     received_at = iso_utc(now)
     body = message_body(event, received_at)
-    _claim(records, event, request=request, now=now, received_at=received_at, message_body=body)
+    _claim(records, event, request=request, now=now, received_at=received_at, message_body=body, evidence=evidence)
     try:
         _hand_over(router, body, seconds_left)
     except (ClientError, BotoCoreError, RuntimeError) as failure:
@@ -152,6 +160,14 @@ def _response(status, payload, extra_headers=None):
     return {"statusCode": status, "headers": headers, "body": json.dumps(payload), "isBase64Encoded": False}
 
 
+def _named(event_id, transaction_type, source_event_type=None):
+    # An event of the request, as its evidence names it.
+    named = {"event_id": event_id, "transaction_type": transaction_type}
+    if source_event_type is not None:
+        named["source_event_type"] = source_event_type
+    return named
+
+
 def _logged_error(rejected):
     # The log line says what failed underneath; the sender's answer does not.
     cause = rejected.__cause__
@@ -185,6 +201,8 @@ def lambda_handler(event, context):
             request=request,
             table=os.environ[TABLE_ENV],
             router=os.environ[ROUTER_ENV],
+            evidence=archive.request_evidence(event, raw, source=archive.CANONICAL_SOURCE, verification=verdict,
+                                              events=[_named(body["event_id"], body["transaction_type"])]),
             seconds_left=lambda: runtime.seconds_left(context),
         )
         outcome, status = "accepted", 200
@@ -201,7 +219,7 @@ def lambda_handler(event, context):
             status=status,
             started=started,
             error=error,
-            signature=verdict,
+            signature=verdict and verdict["verdict"],
             signing_keys=f"stale: {keys.stale}" if keys.stale else None,
         )
 
@@ -259,7 +277,10 @@ def _verify_source(name, module, request, settings, now):
         raise Rejected(401, str(failure), "unauthenticated") from None
     except KeysUnavailable as failure:
         raise Rejected(503, UNAVAILABLE_ERROR, "secret_unavailable") from failure
-    return f"{module.SCHEME}, key version {index}"
+    verified = _verified(module.SCHEME, index, secret_arn, held)
+    if settings.get("notification_url"):
+        verified["url"] = settings["notification_url"]  # Square signs the URL it posted to
+    return verified
 
 
 def receive(name, event, context):
@@ -279,15 +300,19 @@ def receive(name, event, context):
         check_size(raw)
         provided = sources.Request(raw, _headers(event), url=settings.get("notification_url") or "")
         verdict = _verify_source(name, module, provided, settings, now)
+        found = module.deliveries(provided, settings)
+        evidence = archive.request_evidence(event, raw, source=name, verification=verdict, events=[
+            _named(delivery.event_id, delivery.event["transaction_type"] if delivery.event else sources.IGNORE,
+                   delivery.source_event_type) for delivery in found])
         seen = set()
-        for delivery in module.deliveries(provided, settings):
+        for delivery in found:
             if delivery.event is None:
                 handled.append((delivery, "ignored"))
             elif delivery.event_id in seen:  # twice in one batch: the first one counts
                 handled.append((delivery, "duplicate"))
             else:
                 seen.add(delivery.event_id)
-                handled.append((delivery, _accept_provided(delivery.event, now, request, context)))
+                handled.append((delivery, _accept_provided(delivery.event, now, request, context, evidence)))
         content_type, body = module.ACCEPTED
         return {"statusCode": 200, "headers": {"Content-Type": content_type}, "body": body, "isBase64Encoded": False}
     except Rejected as rejected:
@@ -302,7 +327,8 @@ def receive(name, event, context):
 
 def _log_source(function, request, name, started, verdict, handled, failure):
     status = failure[1] if failure else 200
-    common = {"function": function, "request": request, "started": started, "source": name, "signature": verdict}
+    signed = verdict and f"{verdict['scheme']}, key version {verdict['key_version']}"
+    common = {"function": function, "request": request, "started": started, "source": name, "signature": signed}
     for delivery, outcome in handled:
         runtime.log_invocation(**common, event_id=delivery.event_id, outcome=outcome, status=status,
                                source_event_type=delivery.source_event_type)
@@ -311,10 +337,10 @@ def _log_source(function, request, name, started, verdict, handled, failure):
         runtime.log_invocation(**common, event_id=None, outcome=outcome, status=status, error=error)
 
 
-def _accept_provided(event, now, request, context):
+def _accept_provided(event, now, request, context, evidence):
     try:
         accept(event, now=now, request=request, table=os.environ[TABLE_ENV], router=os.environ[ROUTER_ENV],
-               seconds_left=lambda: runtime.seconds_left(context))
+               evidence=evidence, seconds_left=lambda: runtime.seconds_left(context))
     except Rejected as rejected:
         if rejected.status == 409:
             return "duplicate"

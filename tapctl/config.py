@@ -68,10 +68,10 @@ class Function:
 
 
 FUNCTIONS = {function.name: function for function in (
-    Function("validator", "webhook-validator", ("event", "records", "signature", "signing_keys", "validator",
+    Function("validator", "webhook-validator", ("archive", "event", "records", "signature", "signing_keys", "validator",
                                                 "sources/__init__", "sources/money",
                                                 *(f"sources/{name}" for name in SOURCES))),
-    Function("router", "event-router", ("event", "records", "router")),
+    Function("router", "event-router", ("archive", "event", "records", "router")),
     Function("sweeper", "outbox-sweeper", ("records", "sweeper")),
 )}
 

@@ -1,5 +1,5 @@
 # The functions. Environment variable names are the handlers' contract (handlers/validator.py and
-# handlers/sweeper.py ENVIRONMENT; handlers/router.py QUEUE_URL_ENV and TABLE_ENV).
+# handlers/sweeper.py ENVIRONMENT; handlers/router.py QUEUE_URL_ENV, TABLE_ENV and ARCHIVE_ENV).
 
 # One entry per function, by the name tapctl gives it (tapctl/config.py FUNCTIONS; tests/unit/test_config.py
 # checks they agree): what differs between them. Everything else is the same for all three.
@@ -32,7 +32,7 @@ locals {
       policy_statements    = local.router_policy_statements
       environment = merge(
         { for queue in values(local.queues) : queue.url_variable => "${local.queue_url_prefix}/${queue.queue}" },
-        { DYNAMODB_TABLE = aws_dynamodb_table.this.name },
+        { DYNAMODB_TABLE = aws_dynamodb_table.this.name, ARCHIVE_BUCKET = aws_s3_bucket.archive.bucket },
       )
     }
     # Hands over again the accepted events whose hand-over was never confirmed (a validator that died in

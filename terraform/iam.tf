@@ -36,6 +36,17 @@ locals {
       resources  = [aws_dynamodb_table.this.arn]
       conditions = [local.outbox_attributes_only]
     },
+    {
+      # Write-once evidence: puts under the archive's prefixes, no read, no delete, no retention change.
+      sid       = "Archive"
+      actions   = ["s3:PutObject"]
+      resources = [for prefix in local.archive.prefixes : "${aws_s3_bucket.archive.arn}/${prefix}*"]
+    },
+    {
+      sid       = "EncryptArchive"
+      actions   = ["kms:GenerateDataKey"]
+      resources = [local.archive.key_arn]
+    },
   ]
 
   sweeper_policy_statements = [

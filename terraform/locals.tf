@@ -15,6 +15,9 @@ locals {
     signing_secret  = "webhook-signing-${local.env}"
     dashboard       = "webhook-pipeline-${local.env}"
     source_secrets  = { for name in keys(var.webhook_sources) : name => "webhook-${name}-${local.env}" }
+    # Bucket names are global: the account and region make this one unique (at most 57 characters).
+    archive     = "evidence-${local.env}-${data.aws_caller_identity.current.account_id}-${var.aws_region}"
+    archive_key = "alias/webhook-archive-${local.env}"
   }
 
   # ARNs of this stack's resources, known before they exist. The DLQs admit their queues and the
@@ -53,7 +56,7 @@ locals {
   # OUTBOX_ATTRIBUTES; tests/terraform checks they agree): their UpdateItem is held to them.
   outbox = {
     index      = "pending"
-    attributes = ["event_id", "received_at", "pending_shard", "pending_due", "pending_attempts", "message_body", "routing_until"]
+    attributes = ["event_id", "received_at", "pending_shard", "pending_due", "pending_attempts", "message_body", "evidence", "queued_message", "routing_until"]
   }
 
   protected           = coalesce(var.protected, contains(var.protected_environments, local.env))

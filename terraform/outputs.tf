@@ -137,3 +137,13 @@ output "webhook_sources" {
     types            = source.types
   } }
 }
+
+output "archive_bucket_name" {
+  description = "The evidence archive's S3 bucket (tapctl archive get / list, replay --from-archive)."
+  value       = aws_s3_bucket.archive.bucket
+}
+
+output "archive_lock" {
+  description = "The archive's Object Lock: its mode (COMPLIANCE on a protected environment, else GOVERNANCE) and retention in days."
+  value       = { mode = local.archive.mode, retention_days = local.archive.retention_days }
+}

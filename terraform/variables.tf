@@ -269,6 +269,58 @@ variable "dedup_ttl_days" {
   }
 }
 
+# -- evidence archive ------------------------------------------------------------------------------
+
+variable "archive_retention_days" {
+  description = "How long each archived request is locked (S3 Object Lock, COMPLIANCE) on a protected environment, in days; then it expires. Card disputes open up to 120 days after a payment (540 for some networks), and auditors ask for a year or more: 400 covers a year of evidence plus a dispute's window. COMPLIANCE cannot be shortened or bypassed by anyone, the account root included: a version locked for 400 days is paid for 400 days."
+  type        = number
+  default     = 400
+
+  validation {
+    condition     = var.archive_retention_days >= 1 && var.archive_retention_days <= 36500 && floor(var.archive_retention_days) == var.archive_retention_days
+    error_message = "archive_retention_days must be a whole number of days from 1 to 36500."
+  }
+}
+
+variable "archive_throwaway_retention_days" {
+  description = "How long each archived request is locked (GOVERNANCE) on an environment that is not protected, in days: short, and tapctl destroy removes the archive with the environment."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.archive_throwaway_retention_days >= 1 && var.archive_throwaway_retention_days <= 36500 && floor(var.archive_throwaway_retention_days) == var.archive_throwaway_retention_days
+    error_message = "archive_throwaway_retention_days must be a whole number of days from 1 to 36500."
+  }
+}
+
+variable "archive_transition_days" {
+  description = "Days after which archived requests of 128 KB or more move to archive_transition_storage_class (smaller ones stay: the colder classes bill at least 128 KB per object)."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.archive_transition_days >= 30 && floor(var.archive_transition_days) == var.archive_transition_days
+    error_message = "archive_transition_days must be a whole number of days, at least 30 (S3's minimum before a move to an infrequent-access class)."
+  }
+}
+
+variable "archive_transition_storage_class" {
+  description = "The colder class archived requests move to: GLACIER_IR (read in milliseconds, so tapctl archive get keeps working) or STANDARD_IA."
+  type        = string
+  default     = "GLACIER_IR"
+
+  validation {
+    condition     = contains(["GLACIER_IR", "STANDARD_IA"], var.archive_transition_storage_class)
+    error_message = "archive_transition_storage_class must be GLACIER_IR or STANDARD_IA: the archive is read by tapctl archive get and replay, which a class that must be restored first would break."
+  }
+}
+
+variable "archive_kms_key_arn" {
+  description = "ARN of a KMS key that encrypts the archive; null creates one for the environment. A given key's policy must let the router's role use kms:GenerateDataKey."
+  type        = string
+  default     = null
+}
+
 variable "enable_point_in_time_recovery" {
   description = "Point-in-time recovery of the de-duplication table."
   type        = bool

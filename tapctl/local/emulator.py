@@ -22,8 +22,8 @@ STATE_FILE = "emulator.json"
 LOG_FILE = "emulator.log"
 OVERRIDE_FILE = "tapctl_local_override.tf"
 # Every service the module's resources use; the provider reaches each through the emulator.
-SERVICES = ("apigateway", "cloudwatch", "dynamodb", "events", "iam", "kms", "lambda", "logs", "secretsmanager",
-            "sns", "sqs", "sts")
+SERVICES = ("apigateway", "cloudwatch", "dynamodb", "events", "iam", "kms", "lambda", "logs", "s3",
+            "secretsmanager", "sns", "sqs", "sts")
 
 
 def _health(port, timeout=1.0):
@@ -147,6 +147,7 @@ def provider_override(endpoint, aws_region):
         f"  secret_key                  = {json.dumps(shared.FAKE_KEY)}\n"
         "  skip_credentials_validation = true\n"
         "  skip_metadata_api_check     = true\n"
+        "  s3_use_path_style           = true\n"
         "  endpoints {\n"
         f"{endpoints}\n"
         "  }\n"

@@ -157,6 +157,7 @@ run "functions_as_the_design_fixes_them" {
       REFUNDS_QUEUE_URL  = module.queue["refund"].queue_url
       DISPUTES_QUEUE_URL = module.queue["dispute"].queue_url
       DYNAMODB_TABLE     = "transaction-events-dev"
+      ARCHIVE_BUCKET     = "evidence-dev-123456789012-us-east-1"
     })
     error_message = "router environment: the URLs it is given are the ones SQS gives its queues"
   }
@@ -266,6 +267,8 @@ run "least_privilege" {
     condition = [for statement in module.function["router"].policy.Statement : [statement.Sid, statement.Action, statement.Resource]] == [
       ["SendToQueues", ["sqs:SendMessage"], concat([for type in ["dispute", "payment", "refund"] : module.queue[type].queue_arn], [aws_sqs_queue.router_failures.arn])],
       ["LeaseAndConfirm", ["dynamodb:UpdateItem"], [aws_dynamodb_table.this.arn]],
+      ["Archive", ["s3:PutObject"], ["${aws_s3_bucket.archive.arn}/events/*", "${aws_s3_bucket.archive.arn}/received/*"]],
+      ["EncryptArchive", ["kms:GenerateDataKey"], [aws_kms_key.archive[0].arn]],
       ["WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], ["${module.function["router"].log_group_arn}:*"]],
       ["WriteTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]],
     ]
@@ -506,5 +509,69 @@ run "the_outbox_sweeper_runs_every_minute_through_a_sparse_index" {
   assert {
     condition     = aws_cloudwatch_metric_alarm.outbox_stuck.threshold == 0 && contains(keys(aws_cloudwatch_metric_alarm.lambda_error_rate), "sweeper")
     error_message = "alarms on records the sweeper cannot hand over and on its errors"
+  }
+}
+
+run "a_throwaway_archive_is_governed_briefly_and_goes_with_its_environment" {
+  assert {
+    condition     = aws_s3_bucket.archive.object_lock_enabled && aws_s3_bucket.archive.force_destroy
+    error_message = "a throwaway archive is locked and force-destroyed with its environment"
+  }
+  assert {
+    condition     = one(aws_s3_bucket_object_lock_configuration.archive.rule[0].default_retention).mode == "GOVERNANCE" && one(aws_s3_bucket_object_lock_configuration.archive.rule[0].default_retention).days == 1
+    error_message = "a throwaway archive is GOVERNANCE-locked for a day"
+  }
+  assert {
+    condition     = aws_s3_bucket.archive.bucket == "evidence-dev-123456789012-us-east-1" && aws_s3_bucket_versioning.archive.versioning_configuration[0].status == "Enabled"
+    error_message = "the archive is named by environment, account and region, and versioned"
+  }
+  assert {
+    condition     = one(aws_s3_bucket_server_side_encryption_configuration.archive.rule).apply_server_side_encryption_by_default[0].sse_algorithm == "aws:kms" && one(aws_s3_bucket_server_side_encryption_configuration.archive.rule).apply_server_side_encryption_by_default[0].kms_master_key_id == aws_kms_key.archive[0].arn
+    error_message = "the archive is encrypted with the environment's own key"
+  }
+  assert {
+    condition     = alltrue([aws_s3_bucket_public_access_block.archive.block_public_acls, aws_s3_bucket_public_access_block.archive.block_public_policy, aws_s3_bucket_public_access_block.archive.ignore_public_acls, aws_s3_bucket_public_access_block.archive.restrict_public_buckets])
+    error_message = "the archive is never public"
+  }
+  assert {
+    condition     = jsondecode(aws_s3_bucket_policy.archive.policy).Statement[0].Effect == "Deny" && jsondecode(aws_s3_bucket_policy.archive.policy).Statement[0].Condition.Bool["aws:SecureTransport"] == "false"
+    error_message = "the archive refuses every request without TLS"
+  }
+  assert {
+    condition     = one(one(aws_s3_bucket_lifecycle_configuration.archive.rule).transition).days == 90 && one(one(aws_s3_bucket_lifecycle_configuration.archive.rule).transition).storage_class == "GLACIER_IR" && one(aws_s3_bucket_lifecycle_configuration.archive.rule).expiration[0].days == 1
+    error_message = "the archive moves to a colder class and expires when its retention ends"
+  }
+  assert {
+    condition     = output.archive_lock == { mode = "GOVERNANCE", retention_days = 1 } && module.function["router"].configuration.environment["ARCHIVE_BUCKET"] == aws_s3_bucket.archive.bucket
+    error_message = "the lock is an output and the router writes to the archive"
+  }
+}
+
+run "a_protected_archive_is_in_compliance_mode_for_its_retention" {
+  variables {
+    environment_suffix     = "prod"
+    archive_retention_days = 730
+  }
+  assert {
+    condition     = one(aws_s3_bucket_object_lock_configuration.archive.rule[0].default_retention).mode == "COMPLIANCE" && one(aws_s3_bucket_object_lock_configuration.archive.rule[0].default_retention).days == 730
+    error_message = "a protected archive is COMPLIANCE-locked for archive_retention_days"
+  }
+  assert {
+    condition     = !aws_s3_bucket.archive.force_destroy && aws_kms_key.archive[0].deletion_window_in_days == 30
+    error_message = "a protected archive is never force-destroyed, and its key waits 30 days before deletion"
+  }
+}
+
+run "a_given_key_encrypts_the_archive" {
+  variables {
+    archive_kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111"
+  }
+  assert {
+    condition     = length(aws_kms_key.archive) == 0 && one(aws_s3_bucket_server_side_encryption_configuration.archive.rule).apply_server_side_encryption_by_default[0].kms_master_key_id == var.archive_kms_key_arn
+    error_message = "a given key replaces the environment's own"
+  }
+  assert {
+    condition     = [for statement in module.function["router"].policy.Statement : statement.Resource if statement.Sid == "EncryptArchive"] == [[var.archive_kms_key_arn]]
+    error_message = "the router may use the given key"
   }
 }

@@ -168,3 +168,21 @@ run "a_source_type_mapped_to_no_queue" {
   }
   expect_failures = [var.webhook_sources]
 }
+
+run "archive_retention_of_zero_days" {
+  command = plan
+  variables { archive_retention_days = 0 }
+  expect_failures = [var.archive_retention_days]
+}
+
+run "archive_moved_to_a_class_that_must_be_restored" {
+  command = plan
+  variables { archive_transition_storage_class = "DEEP_ARCHIVE" }
+  expect_failures = [var.archive_transition_storage_class]
+}
+
+run "archive_moved_before_thirty_days" {
+  command = plan
+  variables { archive_transition_days = 7 }
+  expect_failures = [var.archive_transition_days]
+}

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
-from handlers import records, router, runtime, validator
+from handlers import archive, records, router, runtime, validator
 from handlers.signing_keys import keys
 from tapctl.cli import main
 from tests.support import ROOT, secret_value, unavailable
@@ -53,6 +53,7 @@ class Pipeline:
     router_name: str
     queue_urls: dict
     secret_arn: str = ""
+    bucket: str = ""
     invokes: list = field(default_factory=list)
 
     @property
@@ -67,6 +68,14 @@ class Pipeline:
         return self.dynamodb.get_item(TableName=self.table, Key={"event_id": {"S": event_id}}, ConsistentRead=True).get(
             "Item"
         )
+
+    def archived(self, event_id):
+        """The evidence archived for ``event_id`` (handlers/archive.py), or None."""
+        try:
+            found = boto3.client("s3").get_object(Bucket=self.bucket, Key=archive.evidence_key(event_id))
+        except boto3.client("s3").exceptions.NoSuchKey:
+            return None
+        return json.loads(found["Body"].read())
 
     def messages(self, transaction_type):
         """Every message in that queue (received once, with attributes; visibility 0 keeps them there)."""
@@ -146,6 +155,13 @@ def pipeline(aws, monkeypatch):
         prefix = variable.split("_")[0].lower()
         queue_urls[transaction_type] = sqs.create_queue(QueueName=f"{prefix}-queue-{ENV}")["QueueUrl"]
         monkeypatch.setenv(variable, queue_urls[transaction_type])
+    # The evidence archive, as terraform/archive.tf makes it (a throwaway environment's lock).
+    bucket = f"evidence-{ENV}"
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}})
+    monkeypatch.setenv(router.ARCHIVE_ENV, bucket)
     monkeypatch.setenv(validator.TABLE_ENV, table)  # the same variable for the router and the sweeper
     monkeypatch.setenv(validator.ROUTER_ENV, router_name)
     # The environment's signing secret, as tapctl's first deploy writes it: tests/support.TEST_SECRET.
@@ -154,7 +170,8 @@ def pipeline(aws, monkeypatch):
     monkeypatch.setenv(validator.SECRET_ENV, secret_arn)
     keys.forget()
 
-    deployed = Pipeline(table=table, router_name=router_name, queue_urls=queue_urls, secret_arn=secret_arn)
+    deployed = Pipeline(table=table, router_name=router_name, queue_urls=queue_urls, secret_arn=secret_arn,
+                        bucket=bucket)
 
     def capture(request, **_):
         # Observe, not replace: the request still goes to the emulator.

@@ -91,7 +91,7 @@ def test_while_a_router_holds_the_lease_no_other_hand_over_sends(pipeline):
     due = time.time() + records.PENDING_GRACE_SECONDS + 1
     # A router that started late (its queue was long), took the lease a moment before the sweep, and died.
     until = float(store.start_routing(event["event_id"], received_at=message["received_at"], now=due - 5,
-                                      lease_seconds=router.LEASE_SECONDS))
+                                      lease_seconds=router.LEASE_SECONDS).until)
     line = route(pipeline)
     assert (line["outcome"], line["reason"]) == ("skipped", "being routed by another invocation")
     assert sweep(pipeline, due)[0]["handed_over"] == 0  # the lease still holds: the sweeper waits

@@ -36,8 +36,13 @@ def test_valid_event_is_accepted_recorded_and_handed_to_the_router(pipeline, tra
     assert record["received_at"].endswith("Z")
     assert set(record) == {
         "event_id", "transaction_type", "received_at", "expires_at", "request_id",
-        "pending_shard", "pending_due", "message_body",  # the outbox entry, until the router confirms
-    }  # the amount and the rest of the body only inside the message: gone once the event is routed
+        "pending_shard", "pending_due", "message_body", "evidence",  # the outbox entry, until the router confirms
+    }  # the amount and the rest of the body only inside the message and the evidence: gone once routed
+    evidence = json.loads(record["evidence"])  # the request as received, for the archive (handlers/archive.py)
+    assert evidence["source"] == "webhook" and evidence["verification"]["verdict"] == "valid"
+    assert evidence["request"]["body_encoding"] == "utf-8"
+    assert json.loads(evidence["request"]["body"]) == event
+    assert evidence["events"] == [{"event_id": event["event_id"], "transaction_type": transaction_type}]
     assert int(record["pending_due"]) == int(float(record["expires_at"])) - 30 * 24 * 3600 + 30
 
     [invoke] = pipeline.invokes

@@ -6,7 +6,7 @@ import importlib
 import json
 import re
 
-from handlers import records, router, sweeper, validator
+from handlers import archive, records, router, sweeper, validator
 from tapctl.config import REQUIRED_OUTPUTS
 from tests.support import ROOT
 from tests.terraform.conftest import run
@@ -22,13 +22,14 @@ def test_module_agrees_with_the_handlers(terraform, module_copy):
         "validator environment names": 'toset(keys(module.function["validator"].configuration.environment)) == '
         + hcl_set(validator.ENVIRONMENT),
         "router environment names": 'toset(keys(module.function["router"].configuration.environment)) == '
-        + hcl_set([*router.QUEUE_URL_ENV.values(), router.TABLE_ENV]),
+        + hcl_set([*router.QUEUE_URL_ENV.values(), router.TABLE_ENV, router.ARCHIVE_ENV]),
         "sweeper environment names": 'toset(keys(module.function["sweeper"].configuration.environment)) == '
         + hcl_set(sweeper.ENVIRONMENT),
         "outbox index": f'one(aws_dynamodb_table.this.global_secondary_index).name == "{records.PENDING_INDEX}"',
         "TTL attribute": f'aws_dynamodb_table.this.ttl[0].attribute_name == "{records.TTL_ATTRIBUTE}"',
         "outbox attributes": "toset(local.outbox.attributes) == "
         + hcl_set(["event_id", "received_at", *records.OUTBOX_ATTRIBUTES]),
+        "archive prefixes": "toset(local.archive.prefixes) == " + hcl_set([archive.EVENTS_PREFIX, archive.RECEIVED_PREFIX]),
         "design outputs exist": " && ".join(f"output.{name} != null" for name in REQUIRED_OUTPUTS),
     }
     # The validator's secret read, record, hand-over and rollback must all fit in its timeout, and the

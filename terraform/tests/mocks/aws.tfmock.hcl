@@ -54,3 +54,7 @@ mock_resource "aws_secretsmanager_secret" {
 mock_resource "aws_cloudwatch_event_rule" {
   defaults = { arn = "arn:aws:events:us-east-1:123456789012:rule/outbox-sweeper" }
 }
+
+mock_resource "aws_s3_bucket" {
+  defaults = { arn = "arn:aws:s3:::evidence-dev-123456789012-us-east-1", bucket = "evidence-dev-123456789012-us-east-1" }
+}
