@@ -1,5 +1,16 @@
 """The AWS APIs of one local environment: moto's server, with SQS as AWS answers it (tapctl.local.sqs),
-Lambda's GetAccountSettings (which moto lacks), and a few reads of moto's own model for the data plane.
+Lambda's GetAccountSettings (which moto lacks), S3 bucket policies kept aside (below), and a few reads of
+moto's own model for the data plane.
+
+moto enforces a bucket policy without evaluating its conditions: a statement with a condition denies
+every request, so the module's TLS-only policy (Deny unless aws:SecureTransport) would refuse every
+write to the archive. Here every client is on the loopback, where AWS's TLS has no counterpart; the
+policy is stored as S3 stores it (Put, Get and DeleteBucketPolicy answer as S3 does, so terraform sees
+no drift) and is not enforced.
+
+moto also refuses to change the Object Lock configuration of a bucket that holds objects (S3 allows it
+on a bucket created with Object Lock): a changed retention, or the provider's removal of the
+configuration before a force-destroy, would fail. ``_lock_any_bucket`` lets it, as S3 does.
 
 It runs in a process of its own, started by the environment's emulator (tapctl.local.server), which
 serves the data plane (the API's POST /webhook, Lambda) in another: the two share the machine's cores
@@ -36,6 +47,27 @@ FUNCTION_CODE_PATH = "/_tapctl/functions/{name}/code"
 QUEUES_PATH = "/_tapctl/queues"
 _FUNCTION_CODE = re.compile(FUNCTION_CODE_PATH.format(name="(?P<name>[^/]+)"))
 DYNAMODB_TARGET_PREFIX = "DynamoDB_"
+_S3_SCOPE = "/s3/aws4_request"
+_BUCKET_PATH = re.compile(r"/(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/?")
+_NO_POLICY = ('<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchBucketPolicy</Code>'
+              '<Message>The bucket policy does not exist</Message><BucketName>{bucket}</BucketName></Error>')
+_NO_BUCKET = ('<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchBucket</Code>'
+              '<Message>The specified bucket does not exist</Message><BucketName>{bucket}</BucketName></Error>')
+
+
+def _lock_any_bucket():
+    from moto.s3.exceptions import InvalidBucketState
+    from moto.s3.models import S3Backend
+
+    def put_object_lock_configuration(self, bucket_name, lock_enabled, mode=None, days=None, years=None):
+        bucket = self.get_bucket(bucket_name)
+        if not bucket.is_versioned:
+            raise InvalidBucketState("Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration")
+        if lock_enabled:
+            bucket.object_lock_enabled = True
+        bucket.default_lock_mode, bucket.default_lock_days, bucket.default_lock_years = mode, days, years
+
+    S3Backend.put_object_lock_configuration = put_object_lock_configuration
 
 
 def answer(start_response, status, headers, body):
@@ -60,6 +92,8 @@ class Aws:
         # the key absent (two 200s for one event_id, under load). One DynamoDB call at a time restores
         # DynamoDB's guarantee. moto's calls hold the GIL anyway, so this costs almost no throughput.
         self._dynamodb = threading.Lock()
+        self._bucket_policies = {}
+        _lock_any_bucket()
         self._set_up_account()
 
     def _client(self):
@@ -116,6 +150,31 @@ class Aws:
                            "oldest_age_seconds": (now - oldest) / 1000 if oldest else 0}
         return found
 
+    def bucket_policy(self, environ, start_response):
+        """Put, Get or DeleteBucketPolicy (path-style), kept here, not in moto; None for any other request."""
+        from urllib.parse import parse_qs
+
+        bucket = _BUCKET_PATH.fullmatch(environ.get("PATH_INFO", ""))
+        if bucket is None or _S3_SCOPE not in environ.get("HTTP_AUTHORIZATION", "") \
+                or set(parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)) != {"policy"}:
+            return None
+        from moto.s3.models import s3_backends
+
+        name, method, xml = bucket.group("bucket"), environ["REQUEST_METHOD"], {"Content-Type": "application/xml"}
+        if name not in s3_backends.bucket_accounts:
+            self._bucket_policies.pop(name, None)
+            return answer(start_response, 404, xml, _NO_BUCKET.format(bucket=name))
+        if method == "PUT":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            self._bucket_policies[name] = environ["wsgi.input"].read(length)
+            return answer(start_response, 204, {}, b"")
+        if method == "DELETE":
+            self._bucket_policies.pop(name, None)
+            return answer(start_response, 204, {}, b"")
+        if name not in self._bucket_policies:
+            return answer(start_response, 404, xml, _NO_POLICY.format(bucket=name))
+        return answer(start_response, 200, {"Content-Type": "application/json"}, self._bucket_policies[name])
+
     def __call__(self, environ, start_response):
         path, method = environ.get("PATH_INFO", ""), environ["REQUEST_METHOD"]
         json_type = {"Content-Type": "application/json"}
@@ -142,6 +201,9 @@ class Aws:
         if target.startswith(DYNAMODB_TARGET_PREFIX):
             with self._dynamodb:
                 return list(self.moto(environ, start_response))
+        policy = self.bucket_policy(environ, start_response)
+        if policy is not None:
+            return policy
         return self.moto(environ, start_response)
 
     def close(self):
