@@ -25,6 +25,11 @@ def _contents(change, client):
     if change.type == "aws_dynamodb_table":
         count = client("dynamodb").describe_table(TableName=change.id)["Table"].get("ItemCount", 0)
         return f"about {count} item{'' if count == 1 else 's'} (DynamoDB updates this count about every 6 hours)"
+    if change.type == "aws_s3_bucket":
+        page = client("s3").list_object_versions(Bucket=change.id, Prefix="events/", MaxKeys=1000)
+        count = len(page.get("Versions", []))
+        more = "more than " if page.get("IsTruncated") else ""
+        return f"{more}{count} archived request{'' if count == 1 else 's'}"
     if change.type == "aws_cloudwatch_log_group":
         groups = client("logs").describe_log_groups(logGroupNamePrefix=change.id)["logGroups"]
         stored = next((group.get("storedBytes", 0) for group in groups if group["logGroupName"] == change.id), 0)

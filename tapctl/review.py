@@ -27,6 +27,11 @@ STATEFUL = (
     ("aws_sqs_queue", None, "queue", "its messages: accepted events not yet consumed"),
     ("aws_cloudwatch_log_group", None, "log group",
      "its log history (the trail of every event's validation and routing)"),
+    ("aws_s3_bucket", None, "evidence archive",
+     ("every archived request: the byte-exact evidence of each accepted event, kept for its retention "
+      "(a COMPLIANCE-locked archive cannot be deleted at all; a throwaway one goes with its objects)")),
+    ("aws_kms_key", re.compile(r"\.archive(\[|$)"), "archive key",
+     "the key of the evidence archive: once deleted, no archived request can be read again"),
     ("aws_secretsmanager_secret", None, "signing secret",
      "the webhook signing secret: every sender's signatures fail until they are given a new one"),
 )

@@ -308,7 +308,11 @@ class SmokeTest:
             self._record(name, False, latency,
                          f"message {message_id} is not the event as sent: SQS stored MD5 {stored}, expected {expected}")
             return
-        self._record(name, True, latency, f"message {message_id}")
+        if not found.get("archive"):
+            self._record(name, False, latency, f"message {message_id} is queued but the router logs no archive object:"
+                                               " deploy this release")
+            return
+        self._record(name, True, latency, f"message {message_id}, archived")
 
     # -- the payment-provider sources -------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """One event's whole path, ending in one verdict: its de-duplication record, the validator's and the
-router's log lines for its event_id (outcome, the queue, the SQS message id), and whether it waits in a
-dead-letter queue or the router-failures queue.
+router's log lines for its event_id (outcome, the queue, the SQS message id), whether it waits in a
+dead-letter queue or the router-failures queue, and its evidence in the archive (one HEAD). Months later,
+when the record and the log lines have expired, the archive still says it was accepted.
 
 A live queue is never received from (a receive counts towards maxReceiveCount): that an event reached
 its queue is read from the router's log line. DLQs and the router-failures queue are peeked: received
@@ -105,7 +106,8 @@ def trace(target, outputs, event_id, since_seconds=None):
         for message in peek(sqs, outputs[output], lambda message: event_id_of(message) == event_id):
             dead.append({"queue": name, "message_id": message["MessageId"],
                          "receive_count": int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0))})
-    verdict, queue, summary = _verdict(found, lines, dead)
+    archived = _archived(target, outputs, event_id)
+    verdict, queue, summary = _verdict(found, lines, dead, archived)
     return {
         "event_id": event_id,
         "verdict": verdict,
@@ -114,10 +116,19 @@ def trace(target, outputs, event_id, since_seconds=None):
         "record": found,
         "log": [line.as_dict() for line in lines],
         "dead_letters": dead,
+        "archive": archived,
     }
 
 
-def _verdict(found, lines, dead):
+def _archived(target, outputs, event_id):
+    from tapctl.archive import ARCHIVE_OUTPUT, Archive
+
+    if not outputs.get(ARCHIVE_OUTPUT):
+        return None  # an environment of a release before the archive
+    return Archive(target, outputs, "").head(event_id)
+
+
+def _verdict(found, lines, dead, archived=None):
     """(verdict, queue, one line): in router failures / in DLQ / routed / accepted (not yet routed) /
     rejected / not received."""
     routed = [line.record for line in lines if line.function == "router" and line.record.get("outcome") == "routed"]
@@ -135,6 +146,8 @@ def _verdict(found, lines, dead):
         return "routed", last.get("queue"), f"routed to {last.get('queue')} (message {last.get('message_id')})"
     if found:
         return "accepted", None, "accepted and recorded; not routed yet (or its router log line is not in yet)"
+    if archived and "version" in archived:
+        return "archived", None, "accepted and archived (its record and log lines are gone): tapctl archive get shows it"
     if validator:
         last = validator[-1]
         return "rejected", None, f"rejected: {last.get('status')} {last.get('error') or last.get('outcome')}"
@@ -153,5 +166,11 @@ def lines(report):
         shown.append(f"  {line['timestamp']}  {text}")
     for entry in report["dead_letters"]:
         shown.append(f"  {entry['queue']:<11} message {entry['message_id']} (received {entry['receive_count']} times)")
+    archived = report.get("archive")
+    if archived and "version" in archived:
+        shown.append(f"  archive     s3://{archived['bucket']}/{archived['key']} version {archived['version']}, "
+                     f"{archived['lock']['mode'] or 'no'} lock until {archived['lock']['retain_until']}")
+    elif archived:
+        shown.append(f"  archive     {archived['key']}: cannot be read ({archived['error']})")
     shown.append(f"verdict: {report['summary']}")
     return shown

@@ -5,9 +5,9 @@ import json
 import click
 
 from tapctl.cli.group import deployed, main
-from tapctl.config import FUNCTIONS, LIVE_QUEUES
+from tapctl.config import FUNCTIONS, LIVE_QUEUES, SOURCES, TRANSACTION_QUEUES
 from tapctl.console import console, emit, live_line
-from tapctl.errors import ChecksFailed
+from tapctl.errors import ChecksFailed, UsageError
 from tapctl.options import Duration, environment_options
 
 
@@ -142,3 +142,110 @@ def replay_failures(settings, max_messages, dry_run):
     emit(settings, result, lines)
     if result["failed"]:
         raise ChecksFailed(f"{len(result['failed'])} event(s) still cannot be routed: they stay in router failures")
+
+
+# -- the evidence archive ---------------------------------------------------------------------------
+
+ARCHIVE_SOURCES = ("webhook", *SOURCES)  # handlers/archive.py CANONICAL_SOURCE and the providers
+
+
+@main.group()
+def archive():
+    """The evidence archive: every accepted request, byte-exact with its headers and verdict, write-once."""
+
+
+def _archive(settings):
+    from tapctl.archive import Archive
+
+    target, outputs = deployed(settings)
+    return Archive(target, outputs, settings.env, settings.project_dir)
+
+
+def _time_range(since, until):
+    from tapctl.archive import moment, until_moment
+
+    start, end = moment(since), until_moment(until)
+    if end <= start:
+        raise UsageError(f"--until {until} is not after --since {since}")
+    return start, end
+
+
+def _range_options(command):
+    for option in reversed((
+        click.option("--since", required=True, help="From this UTC date or ISO date-time (2026-12-01, 2026-12-01T13:00:00Z)."),
+        click.option("--until", required=True, help="Up to this date (to its end) or date-time (exclusive)."),
+        click.option("--source", type=click.Choice(ARCHIVE_SOURCES), default=None,
+                     help="Only the events received at this route (webhook: POST /webhook) [default: all]."),
+        click.option("--type", "transaction_type", type=click.Choice(list(TRANSACTION_QUEUES)), default=None,
+                     help="Only events of this transaction_type [default: all]."),
+    )):
+        command = option(command)
+    return command
+
+
+@archive.command("get")
+@environment_options
+@click.argument("event_id")
+@click.option("--raw", is_flag=True, help="Write the request's body, its exact bytes, to stdout; nothing else.")
+def archive_get(settings, event_id, raw):
+    """Print one event's evidence: the request as received (headers, body, caller), its verdict, the events
+    it held, the message queued, and its signature verified again against the secret version it names.
+
+    Example: tapctl archive get --env prod evt_123 ; tapctl archive get --env prod evt_123 --raw > body.json
+    """
+    from tapctl.archive import lines
+
+    found = _archive(settings)
+    if raw:
+        click.get_binary_stream("stdout").write(found.raw(event_id))
+        return
+    report = found.get(event_id)
+    emit(settings, report, lines(report, found.layout.body_bytes))
+    if report["verified_again"]["result"] == "invalid":
+        raise ChecksFailed(f"the archived request of {report['event_id']} does not verify: "
+                           f"{report['verified_again']['detail']}")
+
+
+@archive.command("list")
+@environment_options
+@_range_options
+def archive_list(settings, since, until, source, transaction_type):
+    """List the archived events received in a time range, oldest first, without reading any of them.
+
+    Example: tapctl archive list --env prod --since 2026-12-01 --until 2026-12-02 --source stripe --type refund
+    """
+    start, end = _time_range(since, until)
+    found = list(_archive(settings).listing(start, end, source, transaction_type))
+    shown = [f"{entry['received_at']}  {entry['source']:<9} {entry['transaction_type']:<8} {entry['event_id']}"
+             for entry in found]
+    emit(settings, {"since": start, "until": end, "events": found},
+         shown + [f"{len(found)} archived event{'' if len(found) == 1 else 's'} from {start} to {end}"])
+
+
+@main.command()
+@environment_options
+@click.option("--from-archive", "from_archive", is_flag=True, required=True,
+              help="Re-deliver archived events (the only source of a replay).")
+@_range_options
+@click.option("--dry-run", is_flag=True, help="List what would be re-delivered; send nothing.")
+def replay(settings, from_archive, since, until, source, transaction_type, dry_run):
+    """Re-deliver archived events of a time range to their queues, for a consumer that lost data: each
+    message exactly as first queued, with the attributes replay=true and its original received_at. Queues
+    are never received from; consumers see a replayed event as a duplicate of its event_id.
+
+    Example: tapctl replay --env prod --from-archive --since 2026-12-01 --until 2026-12-02 --type refund
+    """
+    start, end = _time_range(since, until)
+    found = _archive(settings)
+    entries = list(found.listing(start, end, source, transaction_type))
+    result = found.replay(entries, dry_run=dry_run, progress=_progress_line(settings, "replay: sent"))
+    console.done()
+    if dry_run:
+        lines = [f"would replay {len(result['would_replay'])} archived events from {start} to {end}"]
+        lines += [f"  {event_id}" for event_id in result["would_replay"]]
+    else:
+        lines = [f"replayed {len(result['replayed'])} of {result['found']} archived events from {start} to {end}"]
+        lines += [f"failed: {failure['event_id']}: {failure['error']}" for failure in result["failed"]]
+    emit(settings, {"since": start, "until": end, **result}, lines)
+    if result["failed"]:
+        raise ChecksFailed(f"{len(result['failed'])} archived event(s) could not be replayed")

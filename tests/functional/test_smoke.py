@@ -140,7 +140,7 @@ def test_healthy_pipeline_passes_every_check(stand_in, pipeline):
     for kind in ("payment", "refund", "dispute"):
         [message] = pipeline.messages(kind)  # its own event stays for the consumers, never received by it
         assert json.loads(message["Body"])["smoke_test"] is True
-        assert checks[f"route {kind}"].detail == f"message {message['MessageId']}"
+        assert checks[f"route {kind}"].detail == f"message {message['MessageId']}, archived"
 
 
 def test_wrong_status_fails_the_accept_checks(stand_in, pipeline):
@@ -228,6 +228,15 @@ def test_a_router_that_logs_no_digest_is_named(stand_in, pipeline):
     stand_in.logged = lambda *key: {k: v for k, v in (logged(*key) or {}).items() if k != "body_md5"} or None
     checks = smoke(stand_in, pipeline)
     assert checks["route refund"].detail == "the router logs no body_md5: deploy this release to check the message"
+
+
+def test_a_router_that_does_not_archive_is_named(stand_in, pipeline):
+    # A router of a release before the archive confirms its events without archiving them.
+    logged = stand_in.logged
+    stand_in.logged = lambda *key: {k: v for k, v in (logged(*key) or {}).items() if k != "archive"} or None
+    checks = smoke(stand_in, pipeline)
+    assert not checks["route payment"].passed
+    assert checks["route payment"].detail.endswith("is queued but the router logs no archive object: deploy this release")
 
 
 def test_every_source_passes_with_exact_amounts(stand_in, pipeline, sources):

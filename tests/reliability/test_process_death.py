@@ -5,7 +5,8 @@ Each step is made to hang by pointing one of the function's AWS endpoints at a l
 connections and never answers; the function's worker process is then killed while it waits. The
 events whose record was written must reach their queue within 2 minutes (the outbox sweeper runs every
 minute), at most once more than they should (a bounded duplicate); an event killed before its record is
-not accepted (the sender got a 5xx) and its retry is. A provider's batch (Adyen's) whose validator dies
+not accepted (the sender got a 5xx) and its retry is. Every accepted event ends archived as well, the one
+whose router died between SendMessage and its archive write included. A provider's batch (Adyen's) whose validator dies
 after recording its first item is completed by the provider's retry of the whole batch.
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from handlers import archive
 from tapctl import providers
 from tests.conftest import SOURCE_SECRETS
 from tests.reliability.test_nothing_lost import Collector, drain, function_environment
@@ -190,6 +192,19 @@ def test_a_process_killed_at_any_step_loses_no_accepted_event(clean):
         killed_at[event["event_id"]] = kill_the_one_worker(router)
     expected[event["event_id"]] = "payment_queue"
 
+    # 6. The router dies after SendMessage, waiting on the archive write: the record stays pending, so a retry
+    # or the sweeper sends it again (a bounded duplicate) and archives it.
+    event = sample("refund")
+    before = queued(deployment, "refunds_queue_url")
+    with blackhole() as (url, waiting), function_environment(deployment, "router_function_name",
+                                                             variables={"AWS_ENDPOINT_URL_S3": url}) as restore:
+        assert deployment.post(event)[0] == 200
+        wait_for(lambda: queued(deployment, "refunds_queue_url") > before and waiting())
+        restore()
+        killed_at[event["event_id"]] = kill_the_one_worker(router)
+    expected[event["event_id"]] = "refund_queue"
+    archived_late = event["event_id"]
+
     # 5. The validator dies after recording the first item of an Adyen batch, waiting on its hand-over:
     # the sweeper hands that item over, and Adyen's retry of the batch (its answer was a 5xx) is
     # acknowledged, the first item a duplicate and the second one accepted.
@@ -215,14 +230,21 @@ def test_a_process_killed_at_any_step_loses_no_accepted_event(clean):
         expected[event["event_id"]] = f"{event['transaction_type']}_queue"
 
     collector = Collector(deployment)
-    arrived = {}
+    s3, bucket = deployment.client("s3"), deployment.outputs["archive_bucket_name"]
+
+    def archived(event_id):
+        return "Contents" in s3.list_objects_v2(Bucket=bucket, Prefix=archive.evidence_key(event_id))
+
+    arrived, archived_at = {}, None
     deadline = time.monotonic() + RECOVERY_SECONDS + 15
-    while set(expected) - set(arrived) and time.monotonic() < deadline:
+    while (set(expected) - set(arrived) or archived_at is None) and time.monotonic() < deadline:
         for place in collector.places:
             collector.sweep(place)
         for event_id in expected:
             if event_id in collector.located and event_id not in arrived:
                 arrived[event_id] = time.monotonic()
+        if archived_at is None and archived(archived_late):
+            archived_at = time.monotonic()
         time.sleep(0.5)
     located = collector.until(ids=expected, wait=5)
 
@@ -234,6 +256,13 @@ def test_a_process_killed_at_any_step_loses_no_accepted_event(clean):
         assert len(places) <= 2, (event_id, places)  # at most one duplicate
     for event_id, killed in killed_at.items():
         assert arrived[event_id] - killed <= RECOVERY_SECONDS, (event_id, arrived[event_id] - killed)
+    # Every accepted event is archived too; the one whose router died before its archive write within 2 minutes.
+    assert archived_at is not None and archived_at - killed_at[archived_late] <= RECOVERY_SECONDS, archived_at
+    archived_in = time.monotonic() + 30
+    while (missing := [event_id for event_id in expected if not archived(event_id)]) and time.monotonic() < archived_in:
+        time.sleep(0.5)
+    assert missing == [], f"queued but not archived: {missing}"
     print("process death: " + "; ".join(
         f"{event_id[:24]} in {arrived[event_id] - killed:.0f} s ({len(located[event_id])} delivery)"
-        for event_id, killed in killed_at.items()))
+        for event_id, killed in killed_at.items())
+        + f"; archived {archived_at - killed_at[archived_late]:.0f} s after its router died")
