@@ -12,10 +12,14 @@ Like with like, in one run, on one emulator:
 
 Two floors, each the calls that moto must serve for one event, made directly with boto3:
 - "send": PutItem + SendMessage (the pipeline's two writes);
-- "calls": PutItem (the validator's item, outbox attributes included, on a table with the outbox's
-  index) + UpdateItem (the router's lease) + SendMessage + UpdateItem (the router's confirmation): every
-  AWS call the pipeline makes per event, so the pipeline's ratio to it is the emulator's own cost (HTTP, the gateway's validation,
-  worker processes, the asynchronous invoke, logs), which is what can be cut.
+- "calls": PutItem (the validator's item, outbox attributes and the request's evidence included, on a
+  table with the outbox's index) + UpdateItem (the router's lease) + SendMessage + two PutObjects (the
+  evidence and its time index, in the environment's own archive bucket: Object Lock, SSE-KMS) +
+  UpdateItem (the router's confirmation): every AWS call the pipeline makes per event, so the pipeline's
+  ratio to it is the emulator's own cost (HTTP, the gateway's validation, worker processes, the
+  asynchronous invoke, logs), which is what can be cut.
+
+Both floors' items carry evidence of the size the validator writes for the same request (like with like).
 
 The rate is compared with "calls" (the same calls, end to end); a sender's latency with "send": its
 answer waits for two calls (PutItem, the hand-over), as a "send" floor event does, while the router's
@@ -48,7 +52,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from handlers import records, router  # noqa: E402
+from handlers import archive, records, router  # noqa: E402
 from tapctl import signing  # noqa: E402
 from tapctl.config import QUEUE_OUTPUTS, Settings  # noqa: E402
 from tapctl.local import emulator, shared  # noqa: E402
@@ -87,9 +91,26 @@ def fresh_queues(sqs, prefix):
     return {kind: sqs.create_queue(QueueName=f"{prefix}-{kind}-{uuid.uuid4().hex[:6]}")["QueueUrl"] for kind in TYPES}
 
 
-def floor(endpoint, *, confirm, count=EVENTS):
-    """PutItem + SendMessage (+ the router's lease and confirmation, two UpdateItems, with ``confirm``) per
-    event, on fresh resources shaped as the pipeline's; each client thread reuses its own boto3 clients."""
+def evidence_of(body, secret):
+    """The evidence the validator keeps for ``body`` sent as the pipeline sends it (signed, same headers)."""
+    raw = body.encode("utf-8")
+    headers = {"Content-Type": "application/json", "Host": "127.0.0.1:1", "User-Agent": "Python-urllib/3.11",
+               "Accept-Encoding": "identity", **signing.headers(secret, raw)}
+    proxy = {"httpMethod": "POST", "path": "/webhook", "multiValueHeaders": {k: [v] for k, v in headers.items()},
+             "requestContext": {"requestId": str(uuid.uuid4()), "identity": {"sourceIp": "127.0.0.1",
+                                                                             "userAgent": "Python-urllib/3.11"}}}
+    event = json.loads(body)
+    return archive.request_evidence(proxy, raw, source=archive.CANONICAL_SOURCE, events=[
+        {"event_id": event["event_id"], "transaction_type": event["transaction_type"]}], verification={
+        "verdict": "valid", "scheme": "standard-webhooks-v1", "key_version": 0,
+        "secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-signing-benchpipe-abcdef",
+        "secret_version": str(uuid.uuid4())})
+
+
+def floor(endpoint, *, confirm, bucket, secret, count=EVENTS):
+    """PutItem + SendMessage (+ the router's lease, the archive's two puts and the confirmation, with
+    ``confirm``) per event, on fresh resources shaped as the pipeline's (the archive: the environment's
+    own bucket); each client thread reuses its own boto3 clients."""
     setup = client("dynamodb", endpoint)
     table = f"floor-{uuid.uuid4().hex[:8]}"
     setup.create_table(
@@ -109,18 +130,25 @@ def floor(endpoint, *, confirm, count=EVENTS):
     def work(event):
         if not hasattr(local, "dynamodb"):
             local.dynamodb, local.sqs = client("dynamodb", endpoint), client("sqs", endpoint)
+            local.s3 = client("s3", endpoint)
+        evidence = evidence_of(json.dumps(event), secret)  # made before the clock starts, as the request is
         started = time.perf_counter()
-        body = json.dumps({**event, "received_at": "2026-11-30T00:00:00.000Z"})
+        received_at = "2026-11-30T00:00:00.000Z"
+        body = json.dumps({**event, "received_at": received_at})
         store = records.Records(table, local.dynamodb)
-        store.claim(event, request="bench", now=time.time(), received_at="2026-11-30T00:00:00.000Z", message_body=body)
+        store.claim(event, request="bench", now=time.time(), received_at=received_at, message_body=body,
+                    evidence=evidence)
         if confirm:
-            store.start_routing(event["event_id"], received_at="2026-11-30T00:00:00.000Z", now=time.time(),
-                                lease_seconds=router.LEASE_SECONDS)
+            lease = store.start_routing(event["event_id"], received_at=received_at, now=time.time(),
+                                        lease_seconds=router.LEASE_SECONDS)
         local.sqs.send_message(QueueUrl=queues[event["transaction_type"]], MessageBody=body, MessageAttributes={
             "event_id": {"DataType": "String", "StringValue": event["event_id"]},
             "transaction_type": {"DataType": "String", "StringValue": event["transaction_type"]}})
         if confirm:
-            store.clear(event["event_id"], received_at="2026-11-30T00:00:00.000Z")
+            routed = {**event, "received_at": received_at}
+            data, source = archive.document(lease.evidence, event=routed, message_body=body)
+            archive.write(local.s3, bucket, data, event=routed, source=source)
+            store.clear(event["event_id"], received_at=received_at)
         return time.perf_counter() - started
 
     batch = events("floor", count)
@@ -213,13 +241,14 @@ def main():
             endpoint = emulator.recorded(workdir)["aws_endpoint"]
             secret = json.loads(subprocess.run([*tapctl, "secret", "show", *common, "--json"], check=True, env=env,
                                                cwd=ROOT, capture_output=True, text=True).stdout)["current"]
-            floor(endpoint, confirm=True, count=WARM_UP)
+            bucket = outputs["archive_bucket_name"]
+            floor(endpoint, confirm=True, bucket=bucket, secret=secret, count=WARM_UP)
             _, batch, statuses = pipeline(outputs["api_endpoint"], secret, endpoint, outputs, count=WARM_UP)
             delivered(endpoint, outputs, {e["event_id"]: e["transaction_type"] for e in batch
                                           if statuses.get(e["event_id"]) == 200})
             for _ in range(ROUNDS):  # interleaved, so drift in the machine's load hits every phase alike
-                floor_send = floor(endpoint, confirm=False)
-                floor_calls = floor(endpoint, confirm=True)
+                floor_send = floor(endpoint, confirm=False, bucket=bucket, secret=secret)
+                floor_calls = floor(endpoint, confirm=True, bucket=bucket, secret=secret)
                 pipeline_figures, batch, statuses = pipeline(outputs["api_endpoint"], secret, endpoint, outputs)
                 expected = {e["event_id"]: e["transaction_type"] for e in batch if statuses.get(e["event_id"]) == 200}
                 rounds.append({"floor_send": floor_send, "floor_calls": floor_calls, "pipeline": pipeline_figures,
@@ -243,7 +272,7 @@ def main():
     delivery = {key: sum(r["delivery"][key] for r in rounds) for key in ("accepted", "lost", "duplicated_or_misrouted")}
     results = {"clients": CLIENTS, "events_per_round": EVENTS, "messages_per_queue": EVENTS // 3, "rounds": ROUNDS,
                "phases": phases, "pipeline_vs": ratios, "delivery": delivery, "each_round": rounds}
-    names = {"floor_send": "floor: PutItem + SendMessage", "floor_calls": "floor: + 2 UpdateItems (every call)",
+    names = {"floor_send": "floor: PutItem + SendMessage", "floor_calls": "floor: + 2 UpdateItems + 2 PutObjects",
              "pipeline": "pipeline: signed POST /webhook"}
     print(f"{CLIENTS} clients, {EVENTS} events per phase ({EVENTS // 3} per queue), median of {ROUNDS} rounds")
     print(f"{'phase':<36} {'events/s':>9} {'p50 ms':>8} {'p99 ms':>8}")

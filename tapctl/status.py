@@ -119,8 +119,16 @@ def status(target, outputs, settings):
         "queues": queues(target, outputs, now),
         "sources": sources(target, outputs, now),
         "alarms": alarms_in_alarm(target, outputs),
+        "archive": archive(outputs),
         "dashboard_url": outputs.get("dashboard_url"),
     }
+
+
+def archive(outputs):
+    """The evidence archive's bucket and lock (None for an environment of a release before it)."""
+    if not outputs.get("archive_bucket_name"):
+        return None
+    return {"bucket": outputs["archive_bucket_name"], **(outputs.get("archive_lock") or {})}
 
 
 def lines(report):
@@ -142,6 +150,10 @@ def lines(report):
         for name, counts in report["sources"].items():
             shown.append(f"  {name:<18}" + "".join(f"{counts.get(outcome, 0):>{width}}"
                                                    for outcome, width in zip(outcomes, widths)))
+    found = report.get("archive")
+    days = found and found.get("retention_days")
+    shown.append(f"archive   s3://{found['bucket']}: {found.get('mode')} lock, {days} day{'' if days == 1 else 's'}"
+                 if found else "archive   none (deploy this release to add it)")
     if report["alarms"]:
         shown.append("alarms in ALARM")
         shown.extend(f"  {alarm['name']}: {alarm['reason']}" for alarm in report["alarms"])

@@ -197,7 +197,7 @@ def archive_get(settings, event_id, raw):
 
     found = _archive(settings)
     if raw:
-        click.get_binary_stream("stdout").write(found.raw(event_id))
+        click.echo(found.raw(event_id), nl=False)  # bytes: written as they are, to the binary stream
         return
     report = found.get(event_id)
     emit(settings, report, lines(report, found.layout.body_bytes))

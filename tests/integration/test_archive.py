@@ -160,3 +160,11 @@ def test_trace_shows_the_archived_object(deployment, sent):
     report = tapctl_json(deployment, "trace", event_id)
     assert report["archive"]["key"] == archive.evidence_key(event_id) and report["archive"]["version"]
     assert "archive     s3://" in deployment.tapctl("trace", event_id).stdout
+
+
+def test_status_names_the_archive_and_its_lock(deployment):
+    report = tapctl_json(deployment, "status")
+    assert report["archive"] == {"bucket": deployment.outputs["archive_bucket_name"], "mode": "GOVERNANCE",
+                                 "retention_days": 1}
+    assert f"archive   s3://{deployment.outputs['archive_bucket_name']}: GOVERNANCE lock, 1 day" in \
+        deployment.tapctl("status").stdout

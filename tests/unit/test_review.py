@@ -197,7 +197,26 @@ def test_every_stateful_kind_of_the_module_is_known():
         'module.function["validator"].aws_cloudwatch_log_group.this': "log group",
         "aws_cloudwatch_log_group.api_access": "log group",
         "aws_secretsmanager_secret.signing": "signing secret",
+        "aws_s3_bucket.archive": "evidence archive",
+        "aws_kms_key.archive[0]": "archive key",
     }
     for address, kind in addresses.items():
         assert review.stateful_kind(address.rsplit(".", 2)[-2], address)[0] == kind, address
     assert review.stateful_kind("aws_sqs_queue_policy", "aws_sqs_queue_policy.x") is None
+    assert review.stateful_kind("aws_kms_key", "aws_kms_key.alarms") is None  # the alarm topic's key holds nothing
+
+
+def test_a_replaced_archive_is_data_loss_counted_by_its_archived_requests():
+    class Versions:
+        def list_object_versions(self, **_):
+            return {"Versions": [{"Key": "events/a.json"}, {"Key": "events/b.json"}], "IsTruncated": True}
+
+    bucket = {"id": "evidence-qa-123456789012-us-east-1", "bucket": "evidence-qa-123456789012-us-east-1",
+              "object_lock_enabled": True}
+    result = review.review({"resource_changes": [
+        entry("aws_s3_bucket.archive", ["delete", "create"], bucket, {**bucket, "object_lock_enabled": False},
+              replace_paths=[["object_lock_enabled"]], action_reason="replace_because_cannot_update")]})
+    [finding] = result.findings
+    assert finding.kind == "evidence archive" and finding.change.forced_by == ["object_lock_enabled"]
+    holdings.measure(result, lambda service: Versions())
+    assert finding.contents == "more than 2 archived requests"
