@@ -107,7 +107,7 @@ def evidence_of(body, secret):
         "secret_version": str(uuid.uuid4())})
 
 
-def floor(endpoint, *, confirm, bucket, secret, count=EVENTS):
+def floor(endpoint, *, confirm, bucket, secret, s3_endpoint=None, count=EVENTS):
     """PutItem + SendMessage (+ the router's lease, the archive's two puts and the confirmation, with
     ``confirm``) per event, on fresh resources shaped as the pipeline's (the archive: the environment's
     own bucket); each client thread reuses its own boto3 clients."""
@@ -130,7 +130,7 @@ def floor(endpoint, *, confirm, bucket, secret, count=EVENTS):
     def work(event):
         if not hasattr(local, "dynamodb"):
             local.dynamodb, local.sqs = client("dynamodb", endpoint), client("sqs", endpoint)
-            local.s3 = client("s3", endpoint)
+            local.s3 = client("s3", s3_endpoint or endpoint)
         evidence = evidence_of(json.dumps(event), secret)  # made before the clock starts, as the request is
         started = time.perf_counter()
         received_at = "2026-11-30T00:00:00.000Z"
@@ -238,17 +238,19 @@ def main():
             outputs = json.loads(subprocess.run([*tapctl, "output", *common, "--json"], check=True, env=env, cwd=ROOT,
                                                 capture_output=True, text=True).stdout)
             workdir = Settings(project_dir=ROOT, env="benchpipe", target="local", state_dir=Path(scratch)).workdir
-            endpoint = emulator.recorded(workdir)["aws_endpoint"]
+            state = emulator.recorded(workdir)
+            endpoint = state["aws_endpoint"]
+            s3_endpoint = state.get("s3_endpoint", endpoint)  # S3 in a process of its own, as the functions reach it
             secret = json.loads(subprocess.run([*tapctl, "secret", "show", *common, "--json"], check=True, env=env,
                                                cwd=ROOT, capture_output=True, text=True).stdout)["current"]
             bucket = outputs["archive_bucket_name"]
-            floor(endpoint, confirm=True, bucket=bucket, secret=secret, count=WARM_UP)
+            floor(endpoint, confirm=True, bucket=bucket, secret=secret, s3_endpoint=s3_endpoint, count=WARM_UP)
             _, batch, statuses = pipeline(outputs["api_endpoint"], secret, endpoint, outputs, count=WARM_UP)
             delivered(endpoint, outputs, {e["event_id"]: e["transaction_type"] for e in batch
                                           if statuses.get(e["event_id"]) == 200})
             for _ in range(ROUNDS):  # interleaved, so drift in the machine's load hits every phase alike
                 floor_send = floor(endpoint, confirm=False, bucket=bucket, secret=secret)
-                floor_calls = floor(endpoint, confirm=True, bucket=bucket, secret=secret)
+                floor_calls = floor(endpoint, confirm=True, bucket=bucket, secret=secret, s3_endpoint=s3_endpoint)
                 pipeline_figures, batch, statuses = pipeline(outputs["api_endpoint"], secret, endpoint, outputs)
                 expected = {e["event_id"]: e["transaction_type"] for e in batch if statuses.get(e["event_id"]) == 200}
                 rounds.append({"floor_send": floor_send, "floor_calls": floor_calls, "pipeline": pipeline_figures,

@@ -201,8 +201,9 @@ def deployment(tmp_path_factory):
         alive = False
     assert not alive, "the emulator still runs after destroy"
     assert not _listening(started["port"]), "something still listens on the emulator's port after destroy"
-    aws_port = int(started.get("aws_endpoint", started["endpoint"]).rsplit(":", 1)[1])
-    assert not _listening(aws_port), "the emulator's AWS APIs still listen after destroy"
+    for name in ("aws_endpoint", "s3_endpoint"):
+        port = int(started.get(name, started["endpoint"]).rsplit(":", 1)[1])
+        assert not _listening(port), f"the emulator's {name} still listens after destroy"
     assert not (state_dir / "local" / "itest").exists()
 
 

@@ -3,8 +3,9 @@ does not run (API Gateway's POST /webhook and Lambda execution), all read from w
 
     emulator  starts, finds and stops one emulator per environment
     server    the emulator's front process: serves the parts below, forwards everything else
-    aws       the emulator's second process: moto, with SQS adjusted and Lambda's account settings
-    serving   the HTTP server of both processes (connections kept alive, JSON for what it refuses)
+    aws       the emulator's AWS processes: moto, with SQS adjusted, Lambda's account settings, bucket
+              policies kept and Object Lock changes allowed; a second one serves S3 alone
+    serving   the HTTP server of its processes (connections kept alive, JSON for what it refuses)
     gateway   API Gateway: model validation, throttling, gateway responses, the AWS_PROXY v1 event
     lambdas   Lambda: deployed zips run in worker processes, sync and async invokes, retries,
               destinations, log streams in CloudWatch Logs

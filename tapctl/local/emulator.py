@@ -96,6 +96,7 @@ def start(workdir, region, progress=lambda line: None, retry_delay=1.0):
     health = json.loads(answer or b"{}")
     # The AWS APIs' own endpoint, for the functions' calls and benchmarks; everything else uses ``endpoint``.
     state = {"pid": process.pid, "port": port, "endpoint": endpoint, "aws_endpoint": health.get("aws_endpoint", endpoint),
+             "s3_endpoint": health.get("s3_endpoint", health.get("aws_endpoint", endpoint)),
              "region": region}
     (workdir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
     progress(f"local emulator started on {state['endpoint']} (pid {process.pid})")

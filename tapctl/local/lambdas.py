@@ -330,8 +330,8 @@ class Counters:
 
 
 class LambdaRuntime:
-    def __init__(self, *, workdir, endpoint, region, functions, lambda_endpoint=None, write_logs=None,
-                 retry_delay=1.0):
+    def __init__(self, *, workdir, endpoint, region, functions, lambda_endpoint=None, s3_endpoint=None,
+                 write_logs=None, retry_delay=1.0):
         self.workdir = Path(workdir)
         self.functions = functions  # describe(name) -> FunctionConfig, code(name) -> zip bytes, deliver(arn, body)
         self.shipper = LogShipper(write_logs) if write_logs is not None else None
@@ -346,6 +346,7 @@ class LambdaRuntime:
             "PYTHONUNBUFFERED": "1",
             "AWS_ENDPOINT_URL": endpoint,
             "AWS_ENDPOINT_URL_LAMBDA": lambda_endpoint or endpoint,
+            "AWS_ENDPOINT_URL_S3": s3_endpoint or endpoint,
             "AWS_ACCESS_KEY_ID": FAKE_KEY,
             "AWS_SECRET_ACCESS_KEY": FAKE_KEY,
             "AWS_REGION": region,

@@ -3,6 +3,10 @@ function workers, schedules, metrics and alarms) in this process, in front of th
 (moto, tapctl.local.aws) in a second process it starts and stops, so the two use the machine's cores
 instead of sharing one interpreter. Every request it does not serve itself it forwards to them.
 
+S3 (the evidence archive) is served by a third process of the same APIs, as on AWS, where S3 is a service
+of its own: the router's archive writes do not queue in front of the validator's DynamoDB and Lambda
+calls. A request is S3's when it is signed for S3 (its credential scope names ``s3``).
+
 Run as ``python -m tapctl.local.server --port P --region R --workdir DIR``; tapctl.local.emulator
 starts and stops it.
 """
@@ -27,6 +31,8 @@ from tapctl.local.shared import client as local_client
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's limit of a request body
 _INVOKE = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 _USER_REQUEST = re.compile(r"/restapis/(?P<api>[^/]+)/(?P<stage>[^/]+)/_user_request_(?P<path>/.*)")
+# A request signed for S3: its credential scope (<date>/<region>/s3/aws4_request), in the header or a presigned URL.
+_S3_SIGNED = re.compile(r"/s3/aws4_request|%2Fs3%2Faws4_request")
 # Control-plane writes that change what the data plane serves.
 _CONTROL_PLANE = re.compile(r"/(restapis|20\d\d-\d\d-\d\d/functions)")
 # A function's configuration or code written: Lambda runs its next invocations in new containers.
@@ -134,7 +140,7 @@ class Emulator:
     """Routes each request: the data plane (gateway, Lambda invokes) here, everything else to the AWS APIs.
     The parts read what they serve through those APIs."""
 
-    def __init__(self, *, port, region, workdir, aws_endpoint, retry_delay=1.0):
+    def __init__(self, *, port, region, workdir, aws_endpoint, s3_endpoint=None, retry_delay=1.0):
         from tapctl.local.gateway import Gateway
         from tapctl.local.lambdas import DeployedFunctions, LambdaRuntime, api_writer
         from tapctl.local.monitor import LogMetrics, Monitor
@@ -147,6 +153,8 @@ class Emulator:
         self._clients = {}
         self._clients_lock = threading.Lock()
         self.forward = Forward(aws_endpoint)
+        self.s3_endpoint = s3_endpoint or aws_endpoint
+        self.forward_s3 = Forward(self.s3_endpoint) if s3_endpoint else self.forward
         functions = DeployedFunctions(clients=self.client, code=self.function_code, generation=lambda: self.generation)
         log_metrics, write = LogMetrics(self.client), api_writer(self.client("logs"))
 
@@ -158,6 +166,7 @@ class Emulator:
                 print(f"monitor: could not count {len(events)} log lines of {group}: {error}", file=sys.stderr, flush=True)
 
         self.lambdas = LambdaRuntime(workdir=workdir, endpoint=aws_endpoint, lambda_endpoint=self.endpoint,
+                                     s3_endpoint=self.s3_endpoint,
                                      region=region, functions=functions, write_logs=write_logs,
                                      retry_delay=retry_delay)
         self.gateway = Gateway(clients=self.client, runtime=self.lambdas, account=ACCOUNT)
@@ -195,7 +204,7 @@ class Emulator:
             return refused(start_response, reason)
         if path == HEALTH_PATH:
             return answer(start_response, 200, {"Content-Type": "application/json"},
-                          json.dumps({"ok": True, "aws_endpoint": self.aws_endpoint}))
+                          json.dumps({"ok": True, "aws_endpoint": self.aws_endpoint, "s3_endpoint": self.s3_endpoint}))
         if user_request:
             try:
                 return self._user_request(environ, start_response, **user_request.groupdict())
@@ -213,8 +222,10 @@ class Emulator:
             body = self._body(environ)
         except MalformedBody as error:
             return answer(start_response, 400, {"Content-Type": "application/json"}, json.dumps({"message": str(error)}))
+        forward = self.forward_s3 if _S3_SIGNED.search(environ.get("HTTP_AUTHORIZATION", "")
+                                                      or environ.get("QUERY_STRING", "")) else self.forward
         try:
-            return self.forward.wsgi(environ, start_response, body)
+            return forward.wsgi(environ, start_response, body)
         finally:
             if method != "GET" and _CONTROL_PLANE.match(path):
                 self.generation += 1  # after the write: the data plane rereads what it now serves
@@ -289,8 +300,8 @@ class Emulator:
 
 
 def start_aws(region, timeout=60):
-    """The environment's AWS APIs in a child process (in this process's group, so stopping the emulator
-    stops them); returns (process, endpoint) once they answer."""
+    """The environment's AWS APIs (or, in a second one, its S3) in a child process (in this process's group,
+    so stopping the emulator stops them); returns (process, endpoint) once they answer."""
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "tapctl.local.aws", "--port", str(port), "--region", region],
                                stdin=subprocess.DEVNULL)
@@ -310,31 +321,40 @@ def main(argv=None):
     options = parser.parse_args(argv)
 
     aws, aws_endpoint = start_aws(options.region)
+    try:
+        s3, s3_endpoint = start_aws(options.region)
+    except SystemExit:
+        aws.kill()
+        raise
     app = Emulator(port=options.port, region=options.region, workdir=options.workdir, aws_endpoint=aws_endpoint,
-                   retry_delay=options.retry_delay)
+                   s3_endpoint=s3_endpoint, retry_delay=options.retry_delay)
 
     closing = threading.Event()
 
     def closed():
         closing.set()
         app.close()
-        if aws.poll() is None:
-            aws.terminate()
+        for process in (aws, s3):
+            if process.poll() is None:
+                process.terminate()
+        for process in (aws, s3):
             try:
-                aws.wait(10)
+                process.wait(10)
             except subprocess.TimeoutExpired:
-                aws.kill()
+                process.kill()
 
-    def watch():  # the AWS APIs gone (killed outright): so is the environment's state; stop serving
-        aws.wait()
+    def watch(process):  # the AWS APIs gone (killed outright): so is the environment's state; stop serving
+        process.wait()
         if closing.is_set():
             return
-        print(f"the local AWS APIs exited ({aws.returncode}); stopping", file=sys.stderr, flush=True)
+        print(f"the local AWS APIs exited ({process.returncode}); stopping", file=sys.stderr, flush=True)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    background(watch, "aws-watch")
+    background(watch, "aws-watch", aws)
+    background(watch, "s3-watch", s3)
     app.start()
-    print(f"tapctl local emulator on {app.endpoint} (AWS APIs on {aws_endpoint})", file=sys.stderr, flush=True)
+    print(f"tapctl local emulator on {app.endpoint} (AWS APIs on {aws_endpoint}, S3 on {s3_endpoint})",
+          file=sys.stderr, flush=True)
     serve(app, options.port, on_close=closed)
 
 
