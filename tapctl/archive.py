@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from tapctl.errors import TapctlError, UsageError
 
 ARCHIVE_OUTPUT = "archive_bucket_name"
-# The archive's sources: POST /webhook and each payment provider's route (handlers/archive.py, tapctl/config.py).
+# The attributes that mark a replayed message (with event_id and transaction_type, as the router sends them).
 REPLAY_ATTRIBUTE = "replay"
 RECEIVED_AT_ATTRIBUTE = "received_at"
 
@@ -21,7 +21,7 @@ class Archive:
     """One environment's archive: its bucket, read through the target's clients, with the project's key layout."""
 
     def __init__(self, target, outputs, env, project_dir=None):
-        from tapctl.config import SOURCES
+        from tapctl.config import ARCHIVE_SOURCES
         from tapctl.providers import project_module
 
         self.name = outputs.get(ARCHIVE_OUTPUT)
@@ -29,9 +29,8 @@ class Archive:
             raise TapctlError(f"{env} has no evidence archive: deploy this release to add it (tapctl deploy --env {env})")
         self.target, self.outputs, self.project_dir = target, outputs, project_dir
         self.layout = project_module(project_dir, "handlers.archive")  # the handlers own the key layout
-        self.sources = (self.layout.CANONICAL_SOURCE, *SOURCES)
+        self.sources = ARCHIVE_SOURCES
         self.s3 = target.client("s3")
-
 
     # -- one event -------------------------------------------------------------------------------------
 
@@ -40,7 +39,8 @@ class Archive:
         ``(document, its version id, its lock)``."""
         from botocore.exceptions import ClientError
 
-        candidates = [event_id] + [f"{source}:{event_id}" for source in self.sources[1:] if ":" not in event_id]
+        named = any(event_id.startswith(f"{source}:") for source in self.sources[1:])
+        candidates = [event_id] + ([] if named else [f"{source}:{event_id}" for source in self.sources[1:]])
         for candidate in candidates:
             try:
                 found = self.s3.get_object(Bucket=self.name, Key=self.layout.evidence_key(candidate))

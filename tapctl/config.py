@@ -44,6 +44,9 @@ QUEUES = {
 # The payment providers an environment may receive from at POST /webhook/{source}, each verified and
 # mapped by its own module in handlers/sources/ (handlers.sources.NAMES mirrors this list).
 SOURCES = ("stripe", "adyen", "braintree", "razorpay", "square")
+# The routes the evidence archive names as sources: POST /webhook (handlers/archive.py CANONICAL_SOURCE) and
+# each provider's (tests/unit/test_config.py checks the two agree).
+ARCHIVE_SOURCES = ("webhook", *SOURCES)
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@
 # account root included, can delete a version or shorten its retention before it ends, and the bucket
 # cannot be destroyed while it holds one), GOVERNANCE with a short retention on a throwaway one (so a
 # destroy, with force_destroy, removes it; GOVERNANCE bypass needs s3:BypassGovernanceRetention, which
-# nothing in this module grants).
+# nothing in this module grants). archive_lock_mode overrides the choice.
 
 locals {
   archive = {
-    mode           = local.protected ? "COMPLIANCE" : "GOVERNANCE"
+    mode           = coalesce(var.archive_lock_mode, local.protected ? "COMPLIANCE" : "GOVERNANCE")
     retention_days = local.protected ? var.archive_retention_days : var.archive_throwaway_retention_days
     key_arn        = coalesce(var.archive_kms_key_arn, one(aws_kms_key.archive[*].arn))
     # What the router may write (handlers/archive.py EVENTS_PREFIX and RECEIVED_PREFIX; tests/terraform
@@ -51,9 +51,9 @@ resource "aws_s3_bucket" "archive" {
   #checkov:skip=CKV2_AWS_62:Nothing consumes the archive's writes as events; the router already logs each one.
   bucket              = local.names.archive
   object_lock_enabled = true
-  # A throwaway environment's archive goes with it (its GOVERNANCE locks are bypassed by the destroy); a
-  # protected one's can never be force-destroyed, and COMPLIANCE locks refuse it anyway.
-  force_destroy = !local.protected
+  # A GOVERNANCE archive (a throwaway environment's) goes with it: the destroy bypasses its locks. A
+  # COMPLIANCE one (a protected environment's) is never force-destroyed, and its locks refuse it anyway.
+  force_destroy = local.archive.mode == "GOVERNANCE"
 }
 
 resource "aws_s3_bucket_versioning" "archive" {

@@ -315,6 +315,17 @@ variable "archive_transition_storage_class" {
   }
 }
 
+variable "archive_lock_mode" {
+  description = "The archive's Object Lock mode: COMPLIANCE (nobody can delete a version before its retention ends, and the archive outlives a destroy) or GOVERNANCE (tapctl destroy removes the archive with the environment); null means COMPLIANCE exactly for protected environments."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.archive_lock_mode == null || contains(["COMPLIANCE", "GOVERNANCE"], coalesce(var.archive_lock_mode, "COMPLIANCE"))
+    error_message = "archive_lock_mode must be COMPLIANCE, GOVERNANCE or null."
+  }
+}
+
 variable "archive_kms_key_arn" {
   description = "ARN of a KMS key that encrypts the archive; null creates one for the environment. A given key's policy must let the router's role use kms:GenerateDataKey."
   type        = string

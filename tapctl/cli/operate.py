@@ -5,7 +5,7 @@ import json
 import click
 
 from tapctl.cli.group import deployed, main
-from tapctl.config import FUNCTIONS, LIVE_QUEUES, SOURCES, TRANSACTION_QUEUES
+from tapctl.config import ARCHIVE_SOURCES, FUNCTIONS, LIVE_QUEUES, TRANSACTION_QUEUES
 from tapctl.console import console, emit, live_line
 from tapctl.errors import ChecksFailed, UsageError
 from tapctl.options import Duration, environment_options
@@ -145,8 +145,6 @@ def replay_failures(settings, max_messages, dry_run):
 
 
 # -- the evidence archive ---------------------------------------------------------------------------
-
-ARCHIVE_SOURCES = ("webhook", *SOURCES)  # handlers/archive.py CANONICAL_SOURCE and the providers
 
 
 @main.group()

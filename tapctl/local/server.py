@@ -299,17 +299,21 @@ class Emulator:
         self.forward.close()
 
 
-def start_aws(region, timeout=60):
-    """The environment's AWS APIs (or, in a second one, its S3) in a child process (in this process's group,
-    so stopping the emulator stops them); returns (process, endpoint) once they answer."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "tapctl.local.aws", "--port", str(port), "--region", region],
-                               stdin=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    if wait_healthy(endpoint, process, timeout) is None:
-        process.kill()
-        raise SystemExit(f"the local AWS APIs did not start (exit {process.poll()})")
-    return process, endpoint
+def start_aws(region, count=1, timeout=60):
+    """``count`` instances of the environment's AWS APIs (the second one serves S3), each in a child process
+    (in this process's group, so stopping the emulator stops them), started together; returns
+    ``[(process, endpoint), ...]`` once all answer."""
+    started = []
+    for _ in range(count):
+        port = free_port()
+        started.append((subprocess.Popen([sys.executable, "-m", "tapctl.local.aws", "--port", str(port), "--region",
+                                          region], stdin=subprocess.DEVNULL), f"http://127.0.0.1:{port}"))
+    for process, endpoint in started:
+        if wait_healthy(endpoint, process, timeout) is None:
+            for other, _ in started:
+                other.kill()
+            raise SystemExit(f"the local AWS APIs did not start (exit {process.poll()})")
+    return started
 
 
 def main(argv=None):
@@ -320,12 +324,7 @@ def main(argv=None):
     parser.add_argument("--retry-delay", type=float, default=1.0)
     options = parser.parse_args(argv)
 
-    aws, aws_endpoint = start_aws(options.region)
-    try:
-        s3, s3_endpoint = start_aws(options.region)
-    except SystemExit:
-        aws.kill()
-        raise
+    (aws, aws_endpoint), (s3, s3_endpoint) = start_aws(options.region, count=2)
     app = Emulator(port=options.port, region=options.region, workdir=options.workdir, aws_endpoint=aws_endpoint,
                    s3_endpoint=s3_endpoint, retry_delay=options.retry_delay)
 

@@ -575,3 +575,14 @@ run "a_given_key_encrypts_the_archive" {
     error_message = "the router may use the given key"
   }
 }
+
+run "a_protected_environment_may_keep_a_governance_archive" {
+  variables {
+    environment_suffix = "staging"
+    archive_lock_mode  = "GOVERNANCE"
+  }
+  assert {
+    condition     = one(aws_s3_bucket_object_lock_configuration.archive.rule[0].default_retention).mode == "GOVERNANCE" && one(aws_s3_bucket_object_lock_configuration.archive.rule[0].default_retention).days == 400 && aws_s3_bucket.archive.force_destroy
+    error_message = "archive_lock_mode = GOVERNANCE keeps the retention and lets a destroy remove the archive"
+  }
+}

@@ -186,3 +186,9 @@ run "archive_moved_before_thirty_days" {
   variables { archive_transition_days = 7 }
   expect_failures = [var.archive_transition_days]
 }
+
+run "archive_lock_mode_unknown" {
+  command = plan
+  variables { archive_lock_mode = "LEGAL_HOLD" }
+  expect_failures = [var.archive_lock_mode]
+}

@@ -21,7 +21,7 @@ from tests.support import ROOT
 
 ENV = "fresh"
 MOTO_ACCOUNT = "123456789012"
-UNRESERVED = {"reserved_concurrency": None, "enable_deletion_protection": False}
+UNRESERVED = {"reserved_concurrency": None, "enable_deletion_protection": False, "archive_lock_mode": "GOVERNANCE"}
 
 
 def clone(folder):
@@ -38,7 +38,7 @@ def fresh(tmp_path_factory):
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     scratch = tmp_path_factory.mktemp("fresh-account")
     state_dir, checkout = scratch / "state", clone(scratch / "clone-b")
-    # The team declares the environment protected; its table stays deletable so that the test can end.
+    # The team declares the environment protected; its table and archive stay deletable so that the test can end.
     (checkout / "tapctl.toml").write_text(f"[environments.{ENV}]\nprotected = true\n")
     options = local_options(ENV, state_dir, checkout)
     try:

@@ -29,9 +29,17 @@ STATEFUL_ROWS = {
     '`module.function["router"].aws_cloudwatch_log_group.this` | /aws/lambda/event-router-itest | log group',
     '`module.function["sweeper"].aws_cloudwatch_log_group.this` | /aws/lambda/outbox-sweeper-itest | log group',
     "`aws_secretsmanager_secret.signing` | webhook-signing-itest | signing secret",
+    "`aws_s3_bucket.archive` | evidence-itest-123456789012-us-east-1 | evidence archive",
     # the session's environment enables every payment-provider source (tests/conftest.py)
     *(f'`aws_secretsmanager_secret.source["{name}"]` | webhook-{name}-itest | signing secret' for name in SOURCES),
 }
+
+
+def stateful_rows(deployment):
+    """STATEFUL_ROWS and the archive's key, whose id KMS chose."""
+    aliases = deployment.client("kms").list_aliases()["Aliases"]
+    [key_id] = [alias["TargetKeyId"] for alias in aliases if alias["AliasName"] == f"alias/webhook-archive-{deployment.env}"]
+    return STATEFUL_ROWS | {f"`aws_kms_key.archive[0]` | {key_id} | archive key"}
 
 
 def rows(markdown, heading):
@@ -85,7 +93,7 @@ def test_a_changed_variable_is_updated_in_place_and_loses_nothing(local_only, tm
         "",
         "No resource holding data is deleted or replaced.",
     ]
-    assert {row.rsplit(" | ", 1)[0] for row in rows(text, "#### Resources holding data")} == STATEFUL_ROWS
+    assert {row.rsplit(" | ", 1)[0] for row in rows(text, "#### Resources holding data")} == stateful_rows(deployment)
     assert {row.rsplit(" | ", 1)[1] for row in rows(text, "#### Resources holding data")} == {"no change"}
     assert sorted(details(text)) == sorted(
         f'`aws_cloudwatch_metric_alarm.oldest_message["{kind}"]` | update | `alarm_description`: ...longer than '
@@ -228,9 +236,10 @@ def test_a_destroy_plan_names_everything_it_would_lose_and_its_saved_plan_is_ref
     result = deployment.tapctl("plan", "--destroy", "--out", str(plan_file), "--summary-file", str(summary_file))
     assert result.exit_code == 11, result.output
     summary = json.loads(summary_file.read_text())
-    assert summary["counts"]["replace"] == 0 and summary["counts"]["destroy"] >= len(STATEFUL_ROWS)
+    expected = stateful_rows(deployment)
+    assert summary["counts"]["replace"] == 0 and summary["counts"]["destroy"] >= len(expected)
     assert {(finding["address"], finding["action"]) for finding in summary["data_loss"]} == {
-        (row.split(" | ")[0].strip("`"), "delete") for row in STATEFUL_ROWS}
+        (row.split(" | ")[0].strip("`"), "delete") for row in expected}
     table = deployment.client("dynamodb").describe_table(TableName="transaction-events-itest")["Table"]
 
     # The reviewed plan applied as it stands: refused before anything changes, one line per finding.

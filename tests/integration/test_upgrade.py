@@ -17,6 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from tapctl.cli import main
+from tapctl.config import Settings
+from tapctl.local import emulator
 from tests.conftest import local_options, skip_without_provider
 from tests.support import ROOT
 
@@ -25,7 +27,9 @@ RELEASES = (
     "8574ba9b77d0fd8741df074281f7c477ff58b630",  # issue 17: the pipeline at its calls floor
     "28da0bbd409fd1d1e3a583201ae8922c2c5c7022",  # issue 18: the router's lease, the emulator's guard
     "cb928d9b1c082a5101c381fb9fa80408355a92ce",  # issue 19: one way in, one list, one owner
+    "74dff6220df3f870536a4af8c2b5e0d2c754a00f",  # issue 20: the payment providers' sources
 )
+REGION = "us-east-1"  # the local target's
 # Replaced by design, holding nothing: an API Gateway deployment is an immutable snapshot of the API,
 # so every change to the API is a new one, created before the old one goes (create_before_destroy), and
 # the stage switches to it without a moment offline.
@@ -61,7 +65,14 @@ def test_an_environment_of_an_earlier_release_upgrades_in_place(commit, tmp_path
     _commit_or_skip(commit)
     release = _checkout(commit, tmp_path / "release")
     env, state_dir = f"up-{commit[:7]}", tmp_path / "state"
+    # The environment is the release's (its module, handlers and tapctl); "AWS" is today's, as it is for an
+    # environment on AWS: the emulator runs this checkout's code, started before the release deploys into it
+    # (the release's tapctl finds it running and uses it).
+    workdir = Settings(project_dir=release, env=env, target="local", state_dir=state_dir).workdir
+    emulator.start(workdir, REGION)
     deployed = _released_tapctl(release, "deploy", *local_options(env, state_dir, project_dir=release), "--auto-approve")
+    if deployed.returncode != 0:
+        emulator.stop(workdir)
     if deployed.returncode == 3 and "the AWS provider cannot be installed" in deployed.stderr:
         skip_without_provider(CliRunner().invoke(main, ["deploy", *local_options(env, state_dir), "--auto-approve"]))
     assert deployed.returncode == 0, deployed.stderr[-3000:]

@@ -148,3 +148,9 @@ def test_every_environment_option_fills_a_setting():
     settings = {field.name for field in fields(config.Settings)}
     for name in options._FLAGS:
         assert name in settings or name in environment._RESOLVED, name
+
+
+def test_the_archive_names_its_sources_as_tapctl_does():
+    from handlers import archive, sources
+
+    assert config.ARCHIVE_SOURCES == (archive.CANONICAL_SOURCE, *sources.NAMES)
