@@ -224,7 +224,9 @@ def _change(entry):
     change = entry["change"]
     action = _ACTIONS.get(tuple(change["actions"]), "/".join(change["actions"]))
     values = change.get("before") or change.get("after") or {}
-    name = values.get("name") if isinstance(values, dict) and isinstance(values.get("name"), str) else None
+    # What a reader knows it by: its name, a bucket's name, a KMS key's id.
+    name = next((values[field] for field in ("name", "bucket", "key_id")
+                 if isinstance(values, dict) and isinstance(values.get(field), str)), None)
     reason = _REASONS.get(entry.get("action_reason", ""))
     forced = [_path(path) for path in change.get("replace_paths") or []] if action == "replace" else []
     attributes = _changed_attributes(change) if action in ("update", "replace") else []

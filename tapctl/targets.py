@@ -138,6 +138,10 @@ class LocalTarget(Target):
         running = emulator.running(self.settings.workdir)
         if running and running["region"] == region:
             self._state = running
+            if "s3_endpoint" not in running:  # its S3 refuses the archive's writes (tapctl.local.aws)
+                self.progress(f"warning: the local emulator of {self.settings.env} was started by an earlier tapctl "
+                              f"and cannot keep the evidence archive: tapctl destroy --env {self.settings.env} "
+                              "--target local, then deploy again")
             return False
         if running:  # only an environment that was never deployed gets here (its record pins the region)
             emulator.stop(self.settings.workdir)
