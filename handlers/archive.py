@@ -20,15 +20,15 @@ The key layout (this module owns it; tapctl reads the archive through it):
   type is read from the key, with no GET. ``source`` is ``webhook`` for POST /webhook, else the
   provider's name.
 
-The event key is the event_id percent-encoded (RFC 3986 unreserved characters stay), so keys are safe
-for every tool and reversible; an id whose encoding would pass S3's 1 024-byte key limit is named by its
-SHA-256 instead (``sha256-<hex>``).
+The event key is the event_id with every character but letters, digits, "-", "_" and "." written as
+"!<hex of its UTF-8 bytes>" ("adyen:X" is "adyen!3aX"), so keys hold only characters S3 calls safe and
+name their id back; an id whose encoding would pass 800 bytes is named by its SHA-256 instead
+(``sha256-<hex>``).
 """
 
 import base64
 import hashlib
 import json
-from urllib.parse import quote, unquote
 
 BUCKET_ENV = "ARCHIVE_BUCKET"  # the router's environment (terraform/functions.tf)
 FORMAT = 1  # the evidence document's version
@@ -36,19 +36,34 @@ CANONICAL_SOURCE = "webhook"  # the source of POST /webhook
 EVENTS_PREFIX = "events/"
 RECEIVED_PREFIX = "received/"
 _MAX_KEY_PART = 800  # bytes: the longest prefix and suffix leave S3's 1 024 well clear
+# What an event key keeps of an event_id; any other character is written as "!" and the hex of each of its
+# UTF-8 bytes (":" is "!3a"). Only characters S3 calls safe appear in a key: "%", which S3 says to avoid
+# (and tools decode), never does.
+_KEPT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 
 def event_key(event_id):
     """The part of the keys that names ``event_id``."""
-    quoted = quote(event_id, safe="-._~")
-    if len(quoted) <= _MAX_KEY_PART:
-        return quoted
+    encoded = "".join(ch if ch in _KEPT else "".join(f"!{byte:02x}" for byte in ch.encode("utf-8", "surrogatepass"))
+                      for ch in event_id)
+    if len(encoded) <= _MAX_KEY_PART:
+        return encoded
     return "sha256-" + hashlib.sha256(event_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def event_id_of(key_part):
     """The event_id an event key names (None for a hashed one: read it from the evidence)."""
-    return None if key_part.startswith("sha256-") else unquote(key_part)
+    if key_part.startswith("sha256-"):
+        return None
+    data, index = bytearray(), 0
+    while index < len(key_part):
+        if key_part[index] == "!":
+            data.append(int(key_part[index + 1:index + 3], 16))
+            index += 3
+        else:
+            data += key_part[index].encode("ascii")
+            index += 1
+    return data.decode("utf-8", "surrogatepass")
 
 
 def evidence_key(event_id):

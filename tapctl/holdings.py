@@ -26,7 +26,10 @@ def _contents(change, client):
         count = client("dynamodb").describe_table(TableName=change.id)["Table"].get("ItemCount", 0)
         return f"about {count} item{'' if count == 1 else 's'} (DynamoDB updates this count about every 6 hours)"
     if change.type == "aws_s3_bucket":
-        page = client("s3").list_object_versions(Bucket=change.id, Prefix="events/", MaxKeys=1000)
+        from tapctl.providers import project_module
+
+        prefix = project_module(None, "handlers.archive").EVENTS_PREFIX  # the handlers own the key layout
+        page = client("s3").list_object_versions(Bucket=change.id, Prefix=prefix, MaxKeys=1000)
         count = len(page.get("Versions", []))
         more = "more than " if page.get("IsTruncated") else ""
         return f"{more}{count} archived request{'' if count == 1 else 's'}"
